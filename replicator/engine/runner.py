@@ -1,0 +1,409 @@
+"""The engine: from a validated configuration to a replica, in one asyncio process.
+
+How a page travels (see docs/architecture.md for the long version):
+
+1. Start-up, per connection: load the stored (rotated) tokens, get an access
+   token, discover the tenants, load every stream's committed state, and push
+   each stream into the :class:`Scheduler`.
+2. The dispatcher takes a global in-flight slot, then asks the scheduler for the
+   next stream that may send now (its tenant's budget already charged), and
+   starts a step for it in the task group.
+3. A step sends the stream's request through its connection's ``exchange``
+   (token, transport, budget release and calibration), decodes the page with the
+   provider, checks where the next link points, turns records into rows, and
+   queues a :class:`PageWrite` (rows + the stream's new state) for the writer.
+4. The writer commits batches of pages, rows and cursors in one transaction.
+5. The stream goes back into the scheduler with its next request, or finishes;
+   failures are retried with backoff, waited out (429), or end that stream only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+from replicator import config as cfg
+from replicator.clock import Clock, SystemClock
+from replicator.engine.connection import ConnectionApi, ConnectionRuntime
+from replicator.engine.scheduler import Scheduler
+from replicator.engine.stats import RunStats, Snapshot
+from replicator.engine.streams import Stream, TenantSlot
+from replicator.engine.writer import Writer
+from replicator.errors import (
+    AuthError,
+    ClientError,
+    ConfigError,
+    DecodeError,
+    NeedsReauth,
+    PagingError,
+    RateLimited,
+    ReplicatorError,
+    RetryableError,
+    StoreError,
+    TransportError,
+    Unauthorized,
+    Where,
+)
+from replicator.http import Backoff, Transport
+from replicator.providers import BoundResource, Provider, Registry, load_providers
+from replicator.stores.base import ConnectionState, PageWrite, Store, TableSpec
+from replicator.types import origin_of
+
+
+@dataclass
+class RunSummary:
+    """How a run ended: the final counters and what failed, by name."""
+
+    snapshot: Snapshot
+    failed_tenants: dict[str, str] = field(default_factory=dict)
+    failed_connections: dict[str, str] = field(default_factory=dict)
+    fatal: str | None = None
+    stopped: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not (self.failed_tenants or self.failed_connections or self.fatal)
+
+
+Listener = Callable[[str, str], None]
+"""Receives (level, message) for log lines: "info", "warning", "error"."""
+
+
+def build_connections(config: cfg.Config, registry: Registry, *, store: Store, transport: Transport,
+                      clock: Clock, stats: RunStats) -> list[ConnectionRuntime]:
+    """Resolve every connection of ``config`` (providers, resources, secrets).
+
+    Raises:
+        ConfigError: a provider, resource, field or secret is wrong; nothing starts.
+    """
+    runtimes = []
+    for name, conn in config.connections.items():
+        key = f"connections.{name}"
+        try:
+            provider_cls = registry.get(conn.provider)
+        except ReplicatorError as exc:
+            raise ConfigError(f"{key}.provider: {exc.message}") from None
+        provider: Provider = provider_cls(conn.base_url, conn.options)
+        names = conn.resources or [r.name for r in provider.resources]
+        bound: list[BoundResource] = []
+        for resource_name in names:
+            try:
+                resource = provider.resource(resource_name)
+            except KeyError as exc:
+                raise ConfigError(f"{key}.resources: {exc.args[0]}") from None
+            try:
+                bound.append(BoundResource(provider.name, resource, conn.fields.get(resource_name)))
+            except ReplicatorError as exc:
+                raise ConfigError(f"{key}.fields.{resource_name}: {exc.message}") from None
+        unknown = set(conn.fields) - set(names)
+        if unknown:
+            raise ConfigError(f"{key}.fields: not a mirrored resource: {', '.join(sorted(unknown))}")
+        secrets = cfg.secrets(name, conn)
+        runtimes.append(ConnectionRuntime(name, provider, secrets, bound, store=store,
+                                          transport=transport, clock=clock, stats=stats,
+                                          tenant_filter=conn.tenants))
+    return runtimes
+
+
+class Engine:
+    """Runs one pass over every stream of every tenant of every connection.
+
+    Args:
+        config: the validated configuration.
+        store: an opened replica store.
+        clock: time for budgets, backoff and tokens (virtual in tests).
+        registry: the providers (default: the ``replicator.providers`` entry points).
+        listener: receives log lines.
+    """
+
+    def __init__(self, config: cfg.Config, store: Store, *, clock: Clock | None = None,
+                 registry: Registry | None = None, listener: Listener | None = None,
+                 backoff: Backoff | None = None, stop_grace: float = 5.0) -> None:
+        self.config = config
+        self.store = store
+        self.clock: Clock = clock or SystemClock()
+        self.registry = registry or load_providers()
+        self.listener = listener or (lambda level, message: None)
+        self.backoff = backoff or Backoff(attempts=config.limits.max_attempts)
+        self.stop_grace = stop_grace
+        limits = config.limits
+        self.transport = Transport(pool_size=limits.pool_size or limits.max_in_flight,
+                                   timeout=limits.request_timeout)
+        self.stats = RunStats(self.clock.time())
+        self.scheduler = Scheduler(self.clock)
+        self._slots = asyncio.Semaphore(limits.max_in_flight)
+        self.writer = Writer(store, max_pages=limits.batch_pages, on_commit=self._committed)
+        self.connections = build_connections(config, self.registry, store=store,
+                                             transport=self.transport, clock=self.clock,
+                                             stats=self.stats)
+        self._steps: set[asyncio.Task[None]] = set()
+        self._failed_tenants: dict[str, str] = {}
+        self._failed_connections: dict[str, str] = {}
+        self._stopped = False
+
+    # -- public ----------------------------------------------------------------------
+
+    def statistics(self) -> Snapshot:
+        return self.stats.snapshot(self.clock.time(), self.scheduler.limited)
+
+    def stop(self) -> None:
+        """Graceful stop: no new requests; pages in flight get ``stop_grace`` seconds
+        to finish, then are abandoned (their streams resume from the last commit)."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self.listener("warning", "stopping: finishing pages in flight and committing")
+        self.scheduler.stop()
+        loop = asyncio.get_running_loop()
+        loop.call_later(self.stop_grace, self._cancel_steps)
+
+    def install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, self.stop)
+            except (NotImplementedError, RuntimeError):
+                pass
+
+    async def run(self) -> RunSummary:
+        tables = [b.table for conn in self.connections for b in conn.bound]
+        await self.store.prepare(_unique_tables(tables))
+        self.stats.connections = len(self.connections)
+        await self.transport.open()
+        try:
+            async with asyncio.TaskGroup() as outer:
+                writer = outer.create_task(self.writer.run(), name="writer")
+                try:
+                    async with asyncio.TaskGroup() as work:
+                        for conn in self.connections:
+                            self.scheduler.live += 1
+                            work.create_task(self._start(conn), name=f"start:{conn.name}")
+                        work.create_task(self._dispatch(work), name="dispatcher")
+                finally:
+                    await self.writer.close()
+                await writer
+        finally:
+            await self.transport.close()
+        await self._record_connection_states()
+        fatal = self.writer.failure.message if self.writer.failure else None
+        return RunSummary(self.statistics(), dict(self._failed_tenants),
+                          dict(self._failed_connections), fatal, self._stopped)
+
+    # -- start-up --------------------------------------------------------------------
+
+    async def _start(self, conn: ConnectionRuntime) -> None:
+        try:
+            await conn.auth.load()
+            api = ConnectionApi(conn, self._slots, self.clock, self.backoff)
+            tenants = await conn.provider.discover(api)
+            if conn.tenant_filter is not None:
+                tenants = [t for t in tenants if t.id in conn.tenant_filter]
+            await self.store.save_tenants(conn.name, [(t.id, t.name) for t in tenants])
+            states = await self.store.load_states(conn.name)
+        except ReplicatorError as exc:
+            self._connection_failed(conn, exc.at(Where(connection=conn.name)))
+            return
+        except Exception as exc:
+            self._connection_failed(conn, ReplicatorError(
+                f"discovery failed: {type(exc).__name__}: {exc}", Where(connection=conn.name)))
+            return
+        finally:
+            self.scheduler.live -= 1
+            self.scheduler.poke()
+        self.listener("info", f"{conn.name}: {len(tenants)} tenant(s), "
+                              f"{len(conn.bound)} resource(s) each")
+        now = self.clock.time()
+        for tenant in tenants:
+            slot = TenantSlot(conn, tenant, conn.budget(tenant.id))
+            self.stats.tenants_total += 1
+            for bound in conn.bound:
+                stream = Stream(slot, bound, states.get((tenant.id, bound.name)))
+                slot.remaining += 1
+                self.stats.streams_total += 1
+                self.scheduler.live += 1
+                if bound.resource.deletions:
+                    slot.held.append(stream)
+                else:
+                    slot.remaining_records += 1
+                    stream.begin(now)
+                    self.scheduler.push(stream, now)
+            if slot.remaining_records == 0:
+                self._release_held(slot)
+
+    def _connection_failed(self, conn: ConnectionRuntime, exc: ReplicatorError) -> None:
+        reauth = isinstance(exc, NeedsReauth)
+        conn.kill(exc.message, needs_reauth=reauth)
+        self._failed_connections[conn.name] = str(exc)
+        self.stats.connections_failed += 1
+        self.stats.errors += 1
+        self.listener("error", f"{conn.name}: {'needs re-authorisation: ' if reauth else ''}{exc}")
+
+    # -- dispatch --------------------------------------------------------------------
+
+    async def _dispatch(self, work: asyncio.TaskGroup) -> None:
+        while True:
+            await self._slots.acquire()
+            item = await self.scheduler.next()
+            if item is None:
+                self._slots.release()
+                return
+            assert isinstance(item, Stream)
+            task = work.create_task(self._step(item))
+            self._steps.add(task)
+            task.add_done_callback(self._steps.discard)
+
+    def _cancel_steps(self) -> None:
+        for task in list(self._steps):
+            task.cancel()
+
+    async def _step(self, stream: Stream) -> None:
+        try:
+            await self._fetch_page(stream)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug in a provider or here ends this stream only
+            await self._finish(stream, f"internal error: {type(exc).__name__}: {exc}")
+        finally:
+            self._slots.release()
+            if not stream.done and self.scheduler.stopping:
+                # Leave it: its committed state is where the next run resumes.
+                stream.done = True
+                self.scheduler.live -= 1
+            self.scheduler.poke()
+
+    async def _fetch_page(self, stream: Stream) -> None:
+        conn = stream.slot.connection
+        if conn.dead:
+            await self._finish(stream, f"connection {conn.name} failed: {conn.dead_reason}")
+            return
+        request = stream.request
+        assert request is not None
+        where = Where(conn.name, stream.key.tenant, stream.key.resource, request.url)
+        now = self.clock.time()
+        try:
+            response = await conn.exchange(request, stream.key.tenant, where)
+            page = conn.provider.decode(stream.bound, response)
+            if page.next is not None and origin_of(page.next.url) != conn.origin:
+                raise PagingError(f"next page on foreign origin {origin_of(page.next.url)}", where)
+        except NeedsReauth as exc:
+            if not conn.dead:
+                self._connection_failed(conn, exc)
+            await self._finish(stream, f"connection needs re-authorisation: {exc.message}")
+            return
+        except RateLimited as exc:
+            self.scheduler.push(stream, exc.retry_at or now + 60.0, limited=True)
+            return
+        except ClientError as exc:
+            if stream.resuming:
+                self.listener("warning", f"{stream.key}: stored resume point refused "
+                                         f"({exc.message}); restarting the pass from the cursor")
+                stream.restart(self.clock.time())
+                self.scheduler.push(stream, self.clock.time())
+                return
+            await self._finish(stream, str(exc.at(where)))
+            return
+        except (PagingError, TransportError) as exc:
+            if isinstance(exc, (RetryableError, Unauthorized)):
+                await self._retry(stream, exc.at(where))
+            else:
+                await self._finish(stream, str(exc.at(where)))
+            return
+        except (DecodeError, AuthError) as exc:
+            await self._retry(stream, exc.at(where))
+            return
+        records = list(page.records)
+        rows = stream.bound.rows.rows(records)
+        now = self.clock.time()
+        state = stream.advance(records, page.next, now)
+        deletes = {}
+        if page.deletes:
+            tables = {b.name: b.table.name for b in conn.bound}
+            deletes = {tables[name]: list(keys) for name, keys in page.deletes.items()
+                       if name in tables and keys}
+        self.stats.pages += 1
+        self.stats.records += len(rows)
+        try:
+            await self.writer.put(PageWrite(stream.key, stream.bound.table, rows, state, deletes))
+        except StoreError:
+            self.scheduler.stop()
+            raise
+        if page.next is None:
+            await self._finish(stream, None)
+        elif not self.scheduler.stopping:
+            self.scheduler.push(stream, now)
+
+    async def _retry(self, stream: Stream, exc: ReplicatorError) -> None:
+        stream.attempts += 1
+        if self.backoff.exhausted(stream.attempts):
+            await self._finish(stream, f"gave up after {stream.attempts} attempts: {exc}")
+            return
+        self.stats.retries += 1
+        delay = self.backoff.delay(stream.attempts)
+        self.listener("warning", f"retrying in {delay:.1f}s: {exc}")
+        self.scheduler.push(stream, self.clock.time() + delay)
+
+    # -- completion ------------------------------------------------------------------
+
+    async def _finish(self, stream: Stream, error: str | None) -> None:
+        if stream.done:
+            return
+        stream.done = True
+        self.scheduler.live -= 1
+        self.stats.streams_done += 1
+        slot = stream.slot
+        slot.remaining -= 1
+        if error is not None:
+            self.stats.errors += 1
+            slot.error = slot.error or error
+            stream.state.last_error = error[:2000]
+            if not stream.slot.connection.dead:
+                self.listener("error", f"{stream.key}: {error}")
+            await self._record_error(stream)
+        if not stream.bound.resource.deletions:
+            slot.remaining_records -= 1
+            if slot.remaining_records == 0:
+                self._release_held(slot)
+        if slot.remaining == 0:
+            if slot.error is not None:
+                self.stats.tenants_failed += 1
+                self._failed_tenants[f"{slot.connection.name}/{slot.tenant.id}"] = slot.error
+            else:
+                self.stats.tenants_done += 1
+
+    def _release_held(self, slot: TenantSlot) -> None:
+        now = self.clock.time()
+        for stream in slot.held:
+            stream.begin(now)
+            self.scheduler.push(stream, now)
+        slot.held = []
+
+    async def _record_error(self, stream: Stream) -> None:
+        # Through the writer, so that it lands after the stream's last page.
+        page = PageWrite(stream.key, stream.bound.table, [], replace(stream.state))
+        try:
+            await self.writer.put(page)
+        except StoreError:
+            pass  # the store is down: the run is failing anyway
+
+    def _committed(self, batch: list[PageWrite]) -> None:
+        self.stats.records_committed += sum(len(p.rows) for p in batch)
+
+    async def _record_connection_states(self) -> None:
+        for conn in self.connections:
+            state: ConnectionState = "ok"
+            if conn.dead:
+                state = "needs_reauth" if conn.needs_reauth else "error"
+            try:
+                await self.store.set_connection_status(conn.name, conn.provider.name, state,
+                                                       conn.dead_reason)
+            except ReplicatorError as exc:
+                self.listener("error", f"{conn.name}: could not record status: {exc}")
+
+
+def _unique_tables(tables: Sequence[TableSpec]) -> list[TableSpec]:
+    seen: dict[str, TableSpec] = {}
+    for table in tables:
+        seen.setdefault(table.name, table)
+    return list(seen.values())
