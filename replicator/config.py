@@ -36,8 +36,13 @@ class LimitsConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     max_attempts: Annotated[int, msgspec.Meta(ge=1, le=20)] = 6
 
 
-class ConnectionConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class ConnectionConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, repr_omit_defaults=True):
     """One OAuth connection (an app authorised by one licence) of one provider."""
+
+    def __repr__(self) -> str:  # secrets written in the file must not reach a log
+        shown = {k: ("***" if k in ("client_secret", "refresh_token") and v else v)
+                 for k, v in msgspec.structs.asdict(self).items() if v not in (None, [], {})}
+        return f"ConnectionConfig({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
 
     provider: str
     base_url: str | None = None
@@ -108,6 +113,17 @@ def parse(raw: bytes | str, *, source: str = "<config>", base_dir: Path | None =
         if not re.match(_NAME, name):
             raise ConfigError(f"{source}: connections.{name}: a connection name starts with a "
                               "letter and has only letters, digits, '_' and '-' (at most 63)")
+        for sub in ("fields", "options"):
+            # msgspec hides dict keys behind "[...]": check entries one by one to name them.
+            entries = table.get(sub) if isinstance(table, dict) else None
+            if isinstance(entries, dict):
+                item_type = list[str] if sub == "fields" else str | int | float | bool
+                for entry, value in entries.items():
+                    try:
+                        msgspec.convert(value, item_type)
+                    except msgspec.ValidationError as exc:
+                        raise ConfigError(f"{source}: " + _msgspec_path(
+                            str(exc), f"connections.{name}.{sub}.{entry}")) from None
         try:
             config.connections[name] = msgspec.convert(table, ConnectionConfig)
         except msgspec.ValidationError as exc:
@@ -115,7 +131,7 @@ def parse(raw: bytes | str, *, source: str = "<config>", base_dir: Path | None =
                 f"{source}: {_msgspec_path(str(exc), f'connections.{name}')}") from None
     for name, conn in config.connections.items():
         key = f"connections.{name}"
-        if conn.base_url is not None and not re.match(r"^https?://[^/\s]+", conn.base_url):
+        if conn.base_url is not None and not re.fullmatch(r"https?://[^/\s?#]+(/\S*)?", conn.base_url):
             raise ConfigError(f"{source}: {key}.base_url: expected an http(s) URL, got "
                               f"{conn.base_url!r}")
         for field in ("client_id", "client_secret", "refresh_token"):

@@ -41,7 +41,7 @@ class Request:
         return origin_of(self.url)
 
 
-_SAFE = "$,'()"
+_SAFE = "$,'():"
 
 
 def origin_of(url: str) -> str:

@@ -58,7 +58,8 @@ def dec_hook(tp: type, value: Any) -> Any:
     if tp is ExactDate and isinstance(value, str):
         try:
             return parse_exact_date(value)
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:
+            # .NET's DateTime.MinValue and friends: outside what a datetime holds.
             raise ValueError(f"not an Exact date: {value!r}") from exc
     raise NotImplementedError(f"no decoder for {tp!r}")
 

@@ -121,7 +121,7 @@ def narrow(record: type[msgspec.Struct], keep: Iterable[str], *, required: Seque
     config = record.__struct_config__
     return msgspec.defstruct(
         record.__name__, spec, rename=rename or None, forbid_unknown_fields=config.forbid_unknown_fields,
-        module=record.__module__,
+        kw_only=True, module=record.__module__,  # keyword-only: field order is free
     )
 
 
@@ -135,9 +135,8 @@ def _to_json(value: Any) -> Any:
 
 def _to_iso(value: Any) -> Any:
     if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(timezone.utc)
-        return value.isoformat()
+        # Naive datetimes are taken as UTC; the text matches IsoTimestamp fields.
+        return iso_utc(value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc))
     if isinstance(value, date):
         return value.isoformat()
     return value

@@ -80,17 +80,18 @@ class ConnectionRuntime:
             token = await self.auth.token()
         except BaseException:
             if budget is not None:
-                budget.release()
+                budget.release()  # nothing was sent
             raise
         self.stats.requests += 1
         self.stats.in_flight += 1
+        sent_at = self._clock.time()
         try:
             response = await self._transport.send(request, allowed_origin=self.origin, token=token,
                                                    where=where)
         finally:
             self.stats.in_flight -= 1
             if budget is not None:
-                budget.release(self._clock.time())
+                budget.release(self._clock.time(), sent_at)
         now = self._clock.time()
         observations = self.provider.rate_limit_observations(response)
         if budget is not None and observations:

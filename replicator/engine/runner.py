@@ -278,12 +278,11 @@ class Engine:
         if conn.dead:
             await self._finish(stream, f"connection {conn.name} failed: {conn.dead_reason}")
             return
-        request = stream.request
-        assert request is not None
-        where = Where(conn.name, stream.key.tenant, stream.key.resource, request.url)
+        request = stream.next_request()
+        where = Where(conn.name, stream.slot.tenant.id, stream.bound.name, request.url)
         now = self.clock.time()
         try:
-            response = await conn.exchange(request, stream.key.tenant, where)
+            response = await conn.exchange(request, stream.slot.tenant.id, where)
             page = conn.provider.decode(stream.bound, response)
             if page.next is not None and origin_of(page.next.url) != conn.origin:
                 raise PagingError(f"next page on foreign origin {origin_of(page.next.url)}", where)

@@ -51,13 +51,12 @@ class TenantSlot:
 class Stream:
     """One resource of one tenant, paged in order."""
 
-    __slots__ = ("attempts", "bound", "done", "key", "pending_max", "request", "resuming", "slot",
+    __slots__ = ("attempts", "bound", "done", "pending_max", "request", "resuming", "slot",
                  "started_at", "state")
 
     def __init__(self, slot: TenantSlot, bound: BoundResource, state: StreamState | None) -> None:
         self.slot = slot
         self.bound = bound
-        self.key = StreamKey(slot.connection.name, slot.tenant.id, bound.name)
         self.state = state or StreamState()
         self.request: Request | None = None
         self.attempts = 0
@@ -65,6 +64,18 @@ class Stream:
         self.resuming = False
         self.pending_max: Any = None
         self.started_at = 0.0
+
+    @property
+    def key(self) -> StreamKey:
+        # Built on demand: thousands of idle streams should not each hold one.
+        return StreamKey(self.slot.connection.name, self.slot.tenant.id, self.bound.name)
+
+    def next_request(self) -> Request:
+        """The request to send now (the first one of a pass is built only when due)."""
+        if self.request is None:
+            self.request = self.slot.connection.provider.first_request(
+                self.slot.tenant, self.bound, self.cursor)
+        return self.request
 
     # -- what the scheduler needs ------------------------------------------------
 
@@ -84,7 +95,6 @@ class Stream:
 
     def begin(self, now: float) -> None:
         """Prepare the first request of a pass (resuming a killed one if possible)."""
-        provider = self.slot.connection.provider
         resource = self.bound.resource
         ordered = resource.cursor is None or resource.cursor.ordered
         self.attempts = 0
@@ -98,7 +108,7 @@ class Stream:
         self.started_at = now
         self.pending_max = None
         self.resuming = False
-        self.request = provider.first_request(self.slot.tenant, self.bound, self.cursor)
+        self.request = None  # built by next_request() when the stream is dispatched
 
     def restart(self, now: float) -> None:
         """Drop a stale stored resume point and start the pass from the cursor."""

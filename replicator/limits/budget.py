@@ -80,17 +80,19 @@ class TenantBudget:
         self.in_flight += 1
         return 0.0
 
-    def release(self, now: float | None = None) -> None:
+    def release(self, now: float | None = None, sent_at: float | None = None) -> None:
         """The call is answered (or failed): it no longer counts as in flight.
 
         Given ``now``, a call answered after a window's end may have been counted by
-        the server in the next window, and is carried into it.
+        the server in the next window, and is carried into it (unless it was sent
+        within the skew guard of the end, which already counted it so).
         """
         self.in_flight -= 1
-        if now is not None:
-            for window in self.windows:
-                if isinstance(window, FixedWindow) and now >= window.end:
-                    window.late += 1
+        if now is None:
+            return
+        for window in self.windows:
+            if isinstance(window, FixedWindow):
+                window.release(now, sent_at)
 
     def observe(self, observations: Sequence[Observation], now: float) -> None:
         """Calibrate the windows from what a response's headers said."""

@@ -81,7 +81,7 @@ class FixedWindow:
     in the new window too, because the server may count them there.
     """
 
-    __slots__ = ("end", "late", "limit", "period", "tz", "used")
+    __slots__ = ("end", "late", "late_open", "limit", "period", "tz", "used")
 
     def __init__(self, limit: int, period: float, end: float, tz: str | None = None) -> None:
         self.limit = limit
@@ -89,7 +89,8 @@ class FixedWindow:
         self.tz = tz
         self.end = end
         self.used = 0
-        self.late = 0  # calls the server may count in the next window
+        self.late = 0       # calls the server may count in the next window
+        self.late_open = 0  # of those, sent in the guard and not answered yet
 
     def _roll(self, now: float, in_flight: int) -> None:
         if now >= self.end + SKEW_GUARD:
@@ -102,6 +103,7 @@ class FixedWindow:
                 self.end = aligned_end(now - SKEW_GUARD, self.period, self.tz)
             self.used = carried
             self.late = 0
+            self.late_open = 0  # still in flight, so counted in in_flight
 
     def free_at(self, now: float, in_flight: int) -> float:
         """0.0 when a call may go now, else the epoch second it may."""
@@ -113,6 +115,21 @@ class FixedWindow:
     def take(self, now: float) -> None:
         self.used += 1
         if now >= self.end - SKEW_GUARD:
+            self.late += 1
+            self.late_open += 1
+
+    def release(self, now: float, sent_at: float | None) -> None:
+        """A call was answered at ``now``: if that is past the end, the server may
+        have counted it in the next window. Never under-counts: without ``sent_at``
+        an answer is matched to a late call when one is open."""
+        if sent_at is not None:
+            if sent_at >= self.end - SKEW_GUARD:
+                self.late_open = max(0, self.late_open - 1)  # counted when sent
+            elif now >= self.end:
+                self.late += 1
+        elif self.late_open > 0:
+            self.late_open -= 1
+        elif now >= self.end:
             self.late += 1
 
     def observe(self, limit: int | None, remaining: int | None, reset_at: float | None,

@@ -17,9 +17,12 @@ inserts. ``benchmarks/sqlite_write.py`` (200k rows, 1000-row pages, 20 per
 write) measured about 170k rows/s inserting and 215k overwriting for rowid
 tables against 115k and 95k for ``WITHOUT ROWID``.
 
-Values are bound as given: the decoding layer hands ``None``, ``int``, ``float``,
-``str`` or ``bytes`` (timestamps as ISO-8601 UTC text, json as JSON text);
-anything else is refused by :mod:`sqlite3` and reported as a :class:`StoreError`.
+Values are bound as given, with no per-value Python work: the decoding layer's
+``RowBuilder`` hands ``None``, ``int``, ``float``, ``str`` or ``bytes``
+(timestamps as ISO-8601 UTC text, json as JSON text). Other types are refused by
+:mod:`sqlite3` and reported as a :class:`StoreError`, except ``datetime`` and
+``date``, which sqlite3's deprecated default adapters would turn into
+space-separated text: convert them before they get here.
 """
 
 from __future__ import annotations

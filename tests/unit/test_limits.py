@@ -12,6 +12,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from replicator_exact import ExactOnlineProvider
 
 from replicator.limits import (
     FixedWindow,
@@ -23,7 +24,6 @@ from replicator.limits import (
 )
 from replicator.limits.budget import CONCURRENCY_RETRY
 from replicator.limits.windows import SKEW_GUARD, aligned_end
-from replicator_exact import ExactOnlineProvider
 
 AMS = ZoneInfo("Europe/Amsterdam")
 E0 = 1_767_603_600.0  # 2026-01-05 09:00:00 UTC (10:00 CET), a minute boundary
@@ -53,9 +53,10 @@ def take_all(budget: TenantBudget, now: float) -> int:
     return n
 
 
-def release(budget: TenantBudget, n: int) -> None:
+def release(budget: TenantBudget, n: int, at: float | None = None) -> None:
+    """``n`` calls answered (at ``at``, when the test cares)."""
     for _ in range(n):
-        budget.release()
+        budget.release(at)
 
 
 # -- fixed windows: the Exact minute ---------------------------------------------------
@@ -71,7 +72,7 @@ def test_the_exact_provider_declares_60_per_minute_and_5000_per_amsterdam_day() 
     assert (daily.limit, daily.end) == (5000, ams(2026, 1, 6, 0, 0))
 
 
-@pytest.mark.parametrize("offset", [0.0, 0.001, 29.5, 59.999])
+@pytest.mark.parametrize("offset", [0.0, 0.001, 29.5, 59.0])
 def test_fresh_exact_budget_admits_exactly_60_in_the_current_minute(offset: float) -> None:
     budget = ExactOnlineProvider.limits.budget(E0 + offset)
     take(budget, E0 + offset, 60)
@@ -107,12 +108,12 @@ def test_never_61_in_a_clock_aligned_minute_when_a_call_goes_in_the_skew_guard()
     late = E0 + 60.2  # in minute 1 on the server's clock
     if budget.acquire(late) == 0.0:
         sent.append(late)
-        budget.release()  # answered 50 ms later, before the window rolls
+        budget.release(late + 0.05)  # answered 50 ms later, before the window rolls
     t = E0 + 60 + SKEW_GUARD
     while t < E0 + 120:
         if budget.acquire(t) == 0.0:
             sent.append(t)
-            budget.release()
+            budget.release(t + 0.05)
         else:
             t += 0.25
     per_minute = Counter(math.floor((s - E0) / 60) for s in sent)
@@ -140,13 +141,36 @@ def test_only_the_calls_still_in_flight_are_carried() -> None:
     assert budget.acquire(E0 + 61) == E0 + 120 + SKEW_GUARD
 
 
+@pytest.mark.parametrize("offset", [59.5, 59.75, 59.999])
+def test_calls_sent_in_the_last_half_second_are_counted_in_the_next_minute_too(
+        offset: float) -> None:
+    """By the server's clock (up to SKEW_GUARD away from ours) they may be minute 1's."""
+    budget = EXACT_POLICY.budget(E0 + 30)
+    take(budget, E0 + 30, 50)
+    release(budget, 50, at=E0 + 31)
+    take(budget, E0 + offset, 10)
+    release(budget, 10, at=E0 + offset + 0.001)
+    assert take_all(budget, E0 + 60 + SKEW_GUARD) == 50
+    release(budget, 50, at=E0 + 61)
+    assert budget.acquire(E0 + 61) == E0 + 120 + SKEW_GUARD
+
+
+def test_no_call_goes_in_the_first_half_second_of_a_minute() -> None:
+    budget = EXACT_POLICY.budget(E0 + 30)
+    take(budget, E0 + 30, 10)
+    release(budget, 10, at=E0 + 31)
+    for t in (E0 + 60, E0 + 60.2, E0 + 60.499):
+        assert budget.acquire(t) == E0 + 60 + SKEW_GUARD
+    assert take_all(budget, E0 + 60 + SKEW_GUARD) == 60
+
+
 def test_calls_in_flight_at_the_boundary_count_even_if_answered_before_the_next_acquire() -> None:
     """60 calls issued at 59 s land on the server in minute 1 and are answered at
     60.6 s; nobody asked the budget between 60.0 and 60.6. The server has counted
     60 in minute 1 already, so a call at 61 s would be the 61st."""
     budget = EXACT_POLICY.budget(E0 + 59)
     take(budget, E0 + 59, 60)
-    release(budget, 60)  # at E0 + 60.6, after the boundary (no `now` to give)
+    release(budget, 60, at=E0 + 60.6)  # after the boundary, before anyone asks again
     assert budget.acquire(E0 + 61) == E0 + 120 + SKEW_GUARD
 
 
@@ -173,7 +197,7 @@ def simulate_greedy(policy: LimitPolicy, start: float, duration: float, *, worke
         if t >= start + duration:
             break
         if kind == "release":
-            budget.release()
+            budget.release(t)
             heapq.heappush(events, (t, seq, "attempt"))
         else:
             free_at = budget.acquire(t)
