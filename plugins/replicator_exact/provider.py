@@ -155,7 +155,7 @@ class ExactOnlineProvider(Provider):
     def _decode_list(self, record: type[msgspec.Struct], response: Response) -> Any:
         body = response.body
         kind = response.content_type
-        if kind and kind not in ("application/json", "text/json") or body[:1] == b"<":
+        if (kind and kind not in ("application/json", "text/json")) or body[:1] == b"<":
             what = "HTML" if b"<html" in body[:512].lower() else (kind or "non-JSON")
             raise DecodeError(
                 f"expected JSON, got {what} ({len(body)} bytes, status {response.status}): "

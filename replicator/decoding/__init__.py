@@ -1,5 +1,12 @@
 """Record types and their derived columns, selects and rows."""
 
-from replicator.decoding.records import IsoTimestamp, RowBuilder, columns_of, iso_utc, narrow, select_of
+from replicator.decoding.records import (
+    IsoTimestamp,
+    RowBuilder,
+    columns_of,
+    iso_utc,
+    narrow,
+    select_of,
+)
 
 __all__ = ["IsoTimestamp", "RowBuilder", "columns_of", "iso_utc", "narrow", "select_of"]

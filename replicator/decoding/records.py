@@ -13,7 +13,7 @@ from __future__ import annotations
 import types
 import typing
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 import msgspec
@@ -27,8 +27,8 @@ def iso_utc(moment: datetime | float) -> str:
     """Fixed-width ISO-8601 in UTC with milliseconds (``2026-01-05T09:00:00.000Z``),
     so that text order is time order. Accepts an aware datetime or epoch seconds."""
     if not isinstance(moment, datetime):
-        moment = datetime.fromtimestamp(moment, timezone.utc)
-    moment = moment.astimezone(timezone.utc)
+        moment = datetime.fromtimestamp(moment, UTC)
+    moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
@@ -136,7 +136,7 @@ def _to_json(value: Any) -> Any:
 def _to_iso(value: Any) -> Any:
     if isinstance(value, datetime):
         # Naive datetimes are taken as UTC; the text matches IsoTimestamp fields.
-        return iso_utc(value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc))
+        return iso_utc(value if value.tzinfo is not None else value.replace(tzinfo=UTC))
     if isinstance(value, date):
         return value.isoformat()
     return value

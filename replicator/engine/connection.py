@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from replicator.auth import TokenManager
 from replicator.clock import Clock, sleep_until
 from replicator.config import Secrets
+from replicator.engine.stats import RunStats
 from replicator.errors import (
     DecodeError,
     NeedsReauth,
@@ -18,7 +19,6 @@ from replicator.errors import (
     Unauthorized,
     Where,
 )
-from replicator.engine.stats import RunStats
 from replicator.http import Backoff, Transport, check_status
 from replicator.limits import TenantBudget
 from replicator.providers import BoundResource, Provider
@@ -29,8 +29,21 @@ from replicator.types import Request, Response, origin_of
 class ConnectionRuntime:
     """Everything the engine keeps for one configured connection."""
 
-    __slots__ = ("_budgets", "_clock", "stats", "_transport", "auth", "bound", "dead", "dead_reason",
-                 "name", "needs_reauth", "origin", "provider", "tenant_filter")
+    __slots__ = (
+        "_budgets",
+        "_clock",
+        "_transport",
+        "auth",
+        "bound",
+        "dead",
+        "dead_reason",
+        "name",
+        "needs_reauth",
+        "origin",
+        "provider",
+        "stats",
+        "tenant_filter",
+    )
 
     def __init__(self, name: str, provider: Provider, secrets: Secrets,
                  bound: Sequence[BoundResource], *, store: Store, transport: Transport,

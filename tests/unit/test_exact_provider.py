@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
+from replicator_exact import ExactOnlineProvider
 
 from replicator.errors import DecodeError, PagingError
 from replicator.providers import BoundResource, Tenant
 from replicator.types import Response
-from replicator_exact import ExactOnlineProvider
 
 BASE = "https://start.exactonline.nl"
 
@@ -68,7 +68,7 @@ def test_bad_pages_are_clear_decode_errors(body: bytes, content_type: str, expec
 def test_a_next_link_to_another_host_is_a_paging_error() -> None:
     provider = ExactOnlineProvider(BASE)
     body = b'{"d": {"results": [], "__next": "https://evil.example/api?$skiptoken=1"}}'
-    with pytest.raises(PagingError, match="https://evil.example"):
+    with pytest.raises(PagingError, match=re.escape("https://evil.example")):
         provider.decode(bound("accounts"), response(body))
 
 
