@@ -149,7 +149,8 @@ class FixedWindow:
                 else:
                     return  # a stale answer from a window that is over
         if remaining is not None:
-            self.used = max(self.used, self.limit - remaining)
+            # The server counted up to this call; ours still in flight come on top.
+            self.used = max(self.used, self.limit - remaining + in_flight)
 
     def exhaust(self, reset_at: float | None) -> None:
         """A 429 said this window is spent (until ``reset_at`` if given)."""

@@ -1,10 +1,15 @@
 """A virtual clock for tests: time moves only when every task is waiting.
 
-Like trio's ``MockClock(autojump_threshold=0)``: when the event loop has nothing
-ready to run, the clock jumps straight to the earliest pending timer. Tests of
-limiters, backoff and token expiry therefore cover hours of provider time in
-milliseconds, and a fake server that reads the same clock agrees with the engine
-about which rate-limit window a request falls in.
+Like trio's ``MockClock(autojump_threshold=...)``: when the event loop has had
+nothing to do for ``autojump_threshold`` real seconds, the clock jumps straight to
+the earliest pending timer. Tests of limiters, backoff and token expiry therefore
+cover hours of provider time in milliseconds, and a fake server that reads the
+same clock agrees with the engine about which rate-limit window a request falls in.
+
+Why a (tiny) real threshold: a request on loopback is "idle" for the event loop
+while its bytes are in the kernel. Jumping then would make virtual time pass while
+the request is in flight. The driver waits until nobody has read the clock for the
+threshold: engine and fake server both read it on every request they handle.
 """
 
 from __future__ import annotations
@@ -39,8 +44,11 @@ class VirtualClock:
             through :meth:`advance`.
     """
 
-    def __init__(self, start: float = 1_767_603_600.0, *, autojump: bool = True) -> None:
+    def __init__(self, start: float = 1_767_603_600.0, *, autojump: bool = True,
+                 autojump_threshold: float = 0.0005) -> None:
         self._now = float(start)
+        self._reads = 0
+        self.autojump_threshold = autojump_threshold
         self._timers: list[tuple[float, int, _Timer]] = []
         self._seq = itertools.count()
         self._autojump = autojump
@@ -49,6 +57,7 @@ class VirtualClock:
         self.jumps = 0
 
     def time(self) -> float:
+        self._reads += 1
         return self._now
 
     def call_at(self, when: float, callback: Callable[[], None]) -> TimerHandle:
@@ -68,7 +77,7 @@ class VirtualClock:
             if not fut.done():
                 fut.set_result(None)
 
-        timer = self.call_at(self._now + seconds, wake)
+        timer = self.call_at(self.time() + seconds, wake)
         try:
             await fut
         finally:
@@ -109,6 +118,11 @@ class VirtualClock:
             ready = getattr(loop, "_ready", None)
             if ready is not None and len(ready) > 0:
                 continue
+            if self.autojump_threshold > 0:
+                reads = self._reads
+                await asyncio.sleep(self.autojump_threshold)
+                if self._reads != reads or (ready is not None and len(ready) > 0):
+                    continue  # something is still happening (I/O in flight)
             if self._timers and not self._timers[0][2].cancelled:
                 self.jumps += 1
                 self._fire_until(self._timers[0][0])

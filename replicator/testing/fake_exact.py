@@ -665,6 +665,13 @@ class FakeExactServer:
 
     # -- rate limits and error bookkeeping ----------------------------------
 
+    def spend(self, division: int, calls: int) -> None:
+        """Another client of the same app used ``calls`` of ``division``'s current
+        minute and day: the engine cannot know until the headers (or a 429) say so."""
+        budget = self._budget(division, self.clock.time())
+        budget.minute_used += calls
+        budget.day_used += calls
+
     def _budget(self, division: int, now: float) -> _Budget:
         budget = self._budgets.setdefault(division, _Budget())
         minute = math.floor(now / 60) * 60.0

@@ -23,7 +23,8 @@ SMALL = {"transaction_lines": 250, "accounts": 30, "contacts": 20, "sales_invoic
 
 def config_text(server: FakeExactServer, tokens: dict[str, str], *, store: str = "replica.sqlite",
                 extra: str = "", limits: str = "") -> str:
-    parts = [f'[store]\nurl = "{store}"\n', f"[limits]\nmax_in_flight = 16\n{limits}\n"]
+    default = "" if "max_in_flight" in limits else "max_in_flight = 16\n"
+    parts = [f'[store]\nurl = "{store}"\n', f"[limits]\n{default}{limits}\n"]
     for name, token in tokens.items():
         parts.append(
             f"[connections.{name}]\nprovider = \"exact_online\"\nbase_url = \"{server.base_url}\"\n"
