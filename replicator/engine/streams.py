@@ -52,12 +52,12 @@ class Stream:
     """One resource of one tenant, paged in order."""
 
     __slots__ = ("attempts", "bound", "done", "pending_max", "request", "resuming", "slot",
-                 "started_at", "state")
+                 "started_at", "_state")
 
     def __init__(self, slot: TenantSlot, bound: BoundResource, state: StreamState | None) -> None:
         self.slot = slot
         self.bound = bound
-        self.state = state or StreamState()
+        self._state = state  # None until loaded or first page: idle streams stay small
         self.request: Request | None = None
         self.attempts = 0
         self.done = False
@@ -90,19 +90,27 @@ class Stream:
     # -- cursor bookkeeping ----------------------------------------------------------
 
     @property
+    def state(self) -> StreamState:
+        if self._state is None:
+            self._state = StreamState()
+        return self._state
+
+    @property
     def cursor(self) -> Any:
-        return orjson.loads(self.state.cursor) if self.state.cursor else None
+        state = self._state
+        return orjson.loads(state.cursor) if state is not None and state.cursor else None
 
     def begin(self, now: float) -> None:
         """Prepare the first request of a pass (resuming a killed one if possible)."""
         resource = self.bound.resource
         ordered = resource.cursor is None or resource.cursor.ordered
         self.attempts = 0
-        if not ordered and self.state.resume_url and self.state.pending:
-            pending = orjson.loads(self.state.pending)
+        stored = self._state
+        if not ordered and stored is not None and stored.resume_url and stored.pending:
+            pending = orjson.loads(stored.pending)
             self.pending_max = pending.get("max")
             self.started_at = float(pending.get("started", now))
-            self.request = Request.get(self.state.resume_url)
+            self.request = Request.get(stored.resume_url)
             self.resuming = True
             return
         self.started_at = now
