@@ -18,18 +18,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Awaitable, Callable
+from urllib.parse import urlencode
 
 import orjson
 
-from replicator.auth.flows import OAuth2Refresh
+from replicator.auth.flows import AuthFlow, OAuth2ClientCredentials, OAuth2Refresh, Send
 from replicator.clock import Clock
 from replicator.errors import AuthError, NeedsReauth, RetryableError, Where
 from replicator.stores.base import Credentials, Store
 from replicator.types import Request, Response
-
-Send = Callable[[Request], Awaitable[Response]]
-"""Sends a request without an access token (the engine's transport, origin-checked)."""
 
 _DEAD_GRANT_ERRORS = frozenset({"invalid_grant", "unauthorized_client", "invalid_client"})
 
@@ -44,15 +41,16 @@ def fingerprint(secret: str | None) -> str:
 class TokenManager:
     """Hands out valid access tokens for one connection."""
 
-    __slots__ = ("_client_id", "_client_secret", "_clock", "_creds", "_flow", "_lock", "_send",
+    __slots__ = ("_base_url", "_client_id", "_client_secret", "_clock", "_creds", "_flow", "_lock", "_send",
                  "_store", "_token_url", "connection", "refreshes")
 
-    def __init__(self, connection: str, flow: OAuth2Refresh, *, base_url: str, client_id: str,
+    def __init__(self, connection: str, flow: AuthFlow, *, base_url: str, client_id: str,
                  client_secret: str, seed_refresh_token: str | None, store: Store,
                  send: Send, clock: Clock) -> None:
         self.connection = connection
         self._flow = flow
-        self._token_url = base_url.rstrip("/") + flow.token_path
+        self._base_url = base_url.rstrip("/")
+        self._token_url = self._base_url + (flow.token_path or "")
         self._client_id = client_id
         self._client_secret = client_secret
         self._store = store
@@ -93,16 +91,23 @@ class TokenManager:
         if self._creds.access_token == token:
             self._creds.access_expires_at = 0.0
 
+    @property
+    def client_credentials(self) -> bool:
+        return isinstance(self._flow, OAuth2ClientCredentials)
+
     async def _refresh(self) -> None:
+        flow = self._flow
+        if isinstance(flow, OAuth2ClientCredentials) and flow.token_url is not None:
+            self._token_url = await flow.token_url(self._send, self._base_url)
         where = Where(connection=self.connection, url=self._token_url)
         refresh_token = self._creds.refresh_token
-        if not refresh_token:
+        if not refresh_token and not self.client_credentials:
             raise NeedsReauth("no refresh token: authorise the connection and set refresh_token", where)
         allowed = self._creds.refreshed_at + self._flow.min_refresh_interval
         if self._clock.time() < allowed:
             # The provider would refuse (and some count it against us): wait.
             await self._clock.sleep(allowed - self._clock.time())
-        response = await self._send(self._request(refresh_token))
+        response = await self._send(self._request(refresh_token or ""))
         payload = _json(response)
         if response.status != 200:
             raise self._refusal(response, payload, where)
@@ -118,15 +123,22 @@ class TokenManager:
         creds = Credentials(refresh_token=str(rotated), access_token=access,
                             access_expires_at=now + lifetime, refreshed_at=now,
                             seed_fingerprint=self._creds.seed_fingerprint)
-        # Durable first: if we die after this line, the next run has the new token.
-        await self._store.save_credentials(self.connection, creds)
+        if not self.client_credentials:
+            # Durable first: if we die after this line, the next run has the new token.
+            await self._store.save_credentials(self.connection, creds)
         self._creds = creds
         self.refreshes += 1
 
     def _request(self, refresh_token: str) -> Request:
-        form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+        flow = self._flow
+        if isinstance(flow, OAuth2ClientCredentials):
+            form = {"grant_type": "client_credentials", **flow.params}
+            if flow.scope:
+                form["scope"] = flow.scope
+        else:
+            form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
         headers: dict[str, str] = {"Content-Type": "application/x-www-form-urlencoded"}
-        if self._flow.client_auth == "basic":
+        if flow.client_auth == "basic":
             import base64
 
             pair = f"{self._client_id}:{self._client_secret}".encode()
@@ -134,6 +146,10 @@ class TokenManager:
         else:
             form["client_id"] = self._client_id
             form["client_secret"] = self._client_secret
+        if isinstance(flow, OAuth2Refresh) and flow.method == "GET":
+            separator = "&" if "?" in self._token_url else "?"
+            return Request("GET", f"{self._token_url}{separator}{urlencode(form)}",
+                           headers={k: v for k, v in headers.items() if k != "Content-Type"})
         return Request("POST", self._token_url, headers=headers, form=form)
 
     def _redact(self, text: str) -> str:

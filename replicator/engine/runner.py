@@ -179,7 +179,7 @@ class Engine:
                     async with asyncio.TaskGroup() as work:
                         for conn in self.connections:
                             self.scheduler.live += 1
-                            work.create_task(self._start(conn), name=f"start:{conn.name}")
+                            self._own(work.create_task(self._start(conn), name=f"start:{conn.name}"))
                         work.create_task(self._dispatch(work), name="dispatcher")
                 finally:
                     await self.writer.close()
@@ -250,9 +250,12 @@ class Engine:
                 self._slots.release()
                 return
             assert isinstance(item, Stream)
-            task = work.create_task(self._step(item))
-            self._steps.add(task)
-            task.add_done_callback(self._steps.discard)
+            self._own(work.create_task(self._step(item)))
+
+    def _own(self, task: asyncio.Task[None]) -> None:
+        # Tracked so that a stop can cancel what outlives its grace period.
+        self._steps.add(task)
+        task.add_done_callback(self._steps.discard)
 
     def _cancel_steps(self) -> None:
         for task in list(self._steps):

@@ -51,8 +51,17 @@ class TenantSlot:
 class Stream:
     """One resource of one tenant, paged in order."""
 
-    __slots__ = ("attempts", "bound", "done", "pending_max", "request", "resuming", "slot",
-                 "started_at", "_state")
+    __slots__ = (
+        "_state",
+        "attempts",
+        "bound",
+        "done",
+        "pending_max",
+        "request",
+        "resuming",
+        "slot",
+        "started_at",
+    )
 
     def __init__(self, slot: TenantSlot, bound: BoundResource, state: StreamState | None) -> None:
         self.slot = slot
