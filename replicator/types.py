@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import orjson
+
 
 @dataclass(frozen=True, slots=True)
 class Request:
@@ -39,6 +41,21 @@ class Request:
     @property
     def origin(self) -> str:
         return origin_of(self.url)
+
+    def encode(self) -> str:
+        """Text to store as a resume point: the URL of a plain GET, else JSON."""
+        if self.method == "GET" and self.json is None and not self.headers and self.form is None:
+            return self.url
+        return orjson.dumps({"method": self.method, "url": self.url, "json": self.json,
+                             "headers": dict(self.headers)}).decode()
+
+    @classmethod
+    def decode(cls, text: str) -> Request:
+        """The inverse of :meth:`encode`."""
+        if not text.startswith("{"):
+            return cls("GET", text)
+        data = orjson.loads(text)
+        return cls(data["method"], data["url"], headers=data.get("headers") or {}, json=data.get("json"))
 
 
 _SAFE = "$,'():"

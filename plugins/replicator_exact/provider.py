@@ -138,7 +138,7 @@ class ExactOnlineProvider(Provider):
             key = getattr(record, "EntityKey", None)
             if target and key:
                 deletes.setdefault(target, []).append(key)
-        return Page(page.results, next_request, deletes)
+        return Page(page.results, next_request, deletes=deletes)
 
     def _decoder(self, record: type[msgspec.Struct]) -> msgspec.json.Decoder[Any]:
         decoder = self._decoders.get(record)

@@ -41,6 +41,7 @@ class ConnectionRuntime:
         "needs_reauth",
         "origin",
         "provider",
+        "sideloads",
         "stats",
         "tenant_filter",
     )
@@ -55,6 +56,7 @@ class ConnectionRuntime:
                                  seed_refresh_token=secrets.refresh_token, store=store,
                                  send=self.send_unauthenticated, clock=clock)
         self.bound = tuple(bound)
+        self.sideloads = {r.name: BoundResource(provider.name, r) for r in provider.sideloads}
         self.origin = origin_of(provider.base_url)
         self._transport = transport
         self._clock = clock

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -29,7 +30,7 @@ from replicator.clock import Clock, SystemClock
 from replicator.engine.connection import ConnectionApi, ConnectionRuntime
 from replicator.engine.scheduler import Scheduler
 from replicator.engine.stats import RunStats, Snapshot
-from replicator.engine.streams import Stream, TenantSlot
+from replicator.engine.streams import FanoutPage, Stream, TenantSlot
 from replicator.engine.writer import Writer
 from replicator.errors import (
     AuthError,
@@ -47,9 +48,13 @@ from replicator.errors import (
     Where,
 )
 from replicator.http import Backoff, Transport
-from replicator.providers import BoundResource, Provider, Registry, load_providers
+from replicator.providers import BoundResource, Page, Provider, Registry, load_providers
 from replicator.stores.base import ConnectionState, PageWrite, Store, TableSpec
-from replicator.types import origin_of
+from replicator.types import Request, origin_of
+
+# Fan-out pages of one stream in the scheduler at once: enough to fill a tenant's
+# budget, few enough that a tenant with 1,000 pages does not push the others back.
+FANOUT_WIDTH = 4
 
 
 @dataclass
@@ -168,7 +173,8 @@ class Engine:
                 pass
 
     async def run(self) -> RunSummary:
-        tables = [b.table for conn in self.connections for b in conn.bound]
+        tables = [b.table for conn in self.connections
+                  for b in (*conn.bound, *conn.sideloads.values())]
         await self.store.prepare(_unique_tables(tables))
         self.stats.connections = len(self.connections)
         await self.transport.open()
@@ -249,7 +255,7 @@ class Engine:
             if item is None:
                 self._slots.release()
                 return
-            assert isinstance(item, Stream)
+            assert isinstance(item, (Stream, FanoutPage))
             self._own(work.create_task(self._step(item)))
 
     def _own(self, task: asyncio.Task[None]) -> None:
@@ -261,13 +267,17 @@ class Engine:
         for task in list(self._steps):
             task.cancel()
 
-    async def _step(self, stream: Stream) -> None:
+    async def _step(self, item: Stream | FanoutPage) -> None:
+        stream = item if isinstance(item, Stream) else item.stream
         try:
-            await self._fetch_page(stream)
+            if isinstance(item, Stream):
+                await self._fetch_page(item)
+            else:
+                await self._fetch_fanout_page(item)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug in a provider or here ends this stream only
-            await self._finish(stream, f"internal error: {type(exc).__name__}: {exc}")
+            await self._fail(item, f"internal error: {type(exc).__name__}: {exc}")
         finally:
             self._slots.release()
             if not stream.done and self.scheduler.stopping:
@@ -276,75 +286,135 @@ class Engine:
                 self.scheduler.live -= 1
             self.scheduler.poke()
 
-    async def _fetch_page(self, stream: Stream) -> None:
+    async def _get_page(self, item: Stream | FanoutPage, stream: Stream, request: Request) -> Page | None:
+        """Exchange and decode one page; None when the failure was dealt with."""
         conn = stream.slot.connection
-        if conn.dead:
-            await self._finish(stream, f"connection {conn.name} failed: {conn.dead_reason}")
-            return
-        request = stream.next_request()
         where = Where(conn.name, stream.slot.tenant.id, stream.bound.name, request.url)
         now = self.clock.time()
         try:
             response = await conn.exchange(request, stream.slot.tenant.id, where)
             page = conn.provider.decode(stream.bound, response)
-            if page.next is not None and origin_of(page.next.url) != conn.origin:
-                raise PagingError(f"next page on foreign origin {origin_of(page.next.url)}", where)
+            for follow_up in (page.next, *page.fanout):
+                if follow_up is not None and origin_of(follow_up.url) != conn.origin:
+                    raise PagingError(f"next page on foreign origin {origin_of(follow_up.url)}", where)
+            return page
         except NeedsReauth as exc:
             if not conn.dead:
                 self._connection_failed(conn, exc)
-            await self._finish(stream, f"connection needs re-authorisation: {exc.message}")
-            return
+            await self._fail(item, f"connection needs re-authorisation: {exc.message}")
         except RateLimited as exc:
-            self.scheduler.push(stream, exc.retry_at or now + 60.0, limited=True)
-            return
+            self.scheduler.push(item, exc.retry_at or now + 60.0, limited=True)
         except ClientError as exc:
-            if stream.resuming:
+            if item is stream and stream.resuming:
                 self.listener("warning", f"{stream.key}: stored resume point refused "
                                          f"({exc.message}); restarting the pass from the cursor")
                 stream.restart(self.clock.time())
                 self.scheduler.push(stream, self.clock.time())
-                return
-            await self._finish(stream, str(exc.at(where)))
-            return
-        except (PagingError, TransportError) as exc:
-            if isinstance(exc, (RetryableError, Unauthorized)):
-                await self._retry(stream, exc.at(where))
             else:
-                await self._finish(stream, str(exc.at(where)))
+                await self._fail(item, str(exc.at(where)))
+        except (RetryableError, Unauthorized, DecodeError, AuthError) as exc:
+            await self._retry(item, exc.at(where))
+        except (PagingError, TransportError) as exc:
+            await self._fail(item, str(exc.at(where)))
+        return None
+
+    async def _fetch_page(self, stream: Stream) -> None:
+        conn = stream.slot.connection
+        if conn.dead:
+            await self._finish(stream, f"connection {conn.name} failed: {conn.dead_reason}")
             return
-        except (DecodeError, AuthError) as exc:
-            await self._retry(stream, exc.at(where))
+        page = await self._get_page(stream, stream, stream.next_request())
+        if page is None:
             return
+        if page.fanout:
+            if page.next is not None or (stream.bound.resource.cursor is not None and stream.ordered):
+                await self._finish(stream, f"provider {conn.provider.name} fanned out pages of "
+                                           f"{stream.bound.name} with a next link or an ordered cursor")
+                return
+            stream.fanout = deque(page.fanout)
+            stream.outstanding = len(page.fanout)
+            await self._commit(stream, page, None, pass_done=False)
+            self._hand_out(stream)
+            return
+        await self._commit(stream, page, page.next, pass_done=page.next is None)
+        if page.next is None:
+            await self._finish(stream, None)
+        elif not self.scheduler.stopping:
+            self.scheduler.push(stream, self.clock.time())
+
+    async def _fetch_fanout_page(self, task: FanoutPage) -> None:
+        stream = task.stream
+        conn = stream.slot.connection
+        if conn.dead:
+            await self._fail(task, f"connection {conn.name} failed: {conn.dead_reason}")
+            return
+        page = await self._get_page(task, stream, task.request)
+        if page is None:
+            return
+        stream.outstanding -= 1
+        last = stream.outstanding == 0
+        await self._commit(stream, page, None, pass_done=last and stream.error is None)
+        if last:
+            await self._finish(stream, stream.error)
+        else:
+            self._hand_out(stream)
+
+    def _hand_out(self, stream: Stream) -> None:
+        """Queue fan-out pages, a few at a time so that other tenants keep their turns."""
+        queue = stream.fanout
+        while queue and stream.outstanding - len(queue) < FANOUT_WIDTH and not self.scheduler.stopping:
+            self.scheduler.push(FanoutPage(stream, queue.popleft()), self.clock.time())
+
+    async def _commit(self, stream: Stream, page: Page, next_request: Request | None, *,
+                      pass_done: bool) -> None:
+        """Queue a page's rows with the stream state that goes with them."""
+        conn = stream.slot.connection
         records = list(page.records)
         rows = stream.bound.rows.rows(records)
-        now = self.clock.time()
-        state = stream.advance(records, page.next, now)
-        deletes = {}
+        deletes: dict[str, list[str]] = {}
         if page.deletes:
             tables = {b.name: b.table.name for b in conn.bound}
             deletes = {tables[name]: list(keys) for name, keys in page.deletes.items()
                        if name in tables and keys}
-        self.stats.pages += 1
-        self.stats.records += len(rows)
+        extra = [(conn.sideloads[name].table, conn.sideloads[name].rows.rows(list(included)))
+                 for name, included in page.included.items() if name in conn.sideloads and included]
+        sweep = stream.started_at if pass_done and stream.bound.resource.sweep else None
         try:
-            await self.writer.put(PageWrite(stream.key, stream.bound.table, rows, state, deletes))
+            await self.writer.room()
         except StoreError:
             self.scheduler.stop()
             raise
-        if page.next is None:
-            await self._finish(stream, None)
-        elif not self.scheduler.stopping:
-            self.scheduler.push(stream, now)
+        # No await from here to put_nowait: states are queued in the order they were
+        # made, so a stream's committed state never goes backwards.
+        state = stream.advance(records, next_request, self.clock.time(), pass_done=pass_done)
+        self.stats.pages += 1
+        self.stats.records += len(rows)
+        self.writer.put_nowait(PageWrite(stream.key, stream.bound.table, rows, state, deletes,
+                                         extra, sweep))
 
-    async def _retry(self, stream: Stream, exc: ReplicatorError) -> None:
-        stream.attempts += 1
-        if self.backoff.exhausted(stream.attempts):
-            await self._finish(stream, f"gave up after {stream.attempts} attempts: {exc}")
+    async def _retry(self, item: Stream | FanoutPage, exc: ReplicatorError) -> None:
+        item.attempts += 1
+        if self.backoff.exhausted(item.attempts):
+            await self._fail(item, f"gave up after {item.attempts} attempts: {exc}")
             return
         self.stats.retries += 1
-        delay = self.backoff.delay(stream.attempts)
+        delay = self.backoff.delay(item.attempts)
         self.listener("warning", f"retrying in {delay:.1f}s: {exc}")
-        self.scheduler.push(stream, self.clock.time() + delay)
+        self.scheduler.push(item, self.clock.time() + delay)
+
+    async def _fail(self, item: Stream | FanoutPage, error: str) -> None:
+        if isinstance(item, Stream):
+            await self._finish(item, error)
+            return
+        # A fan-out page that cannot be had: the other pages go on, the pass ends
+        # failed, and the cursor stays where it was (the next run redoes the pass).
+        stream = item.stream
+        stream.error = stream.error or error
+        stream.outstanding -= 1
+        if stream.outstanding == 0:
+            await self._finish(stream, stream.error)
+        else:
+            self._hand_out(stream)
 
     # -- completion ------------------------------------------------------------------
 

@@ -9,6 +9,8 @@ hundred bytes.
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -49,13 +51,18 @@ class TenantSlot:
 
 
 class Stream:
-    """One resource of one tenant, paged in order."""
+    """One resource of one tenant: its pages in order, or fanned out once the
+    first page tells how many there are."""
 
     __slots__ = (
         "_state",
         "attempts",
         "bound",
         "done",
+        "error",
+        "fanout",
+        "outstanding",
+        "pass_request",
         "pending_max",
         "request",
         "resuming",
@@ -68,11 +75,15 @@ class Stream:
         self.bound = bound
         self._state = state  # None until loaded or first page: idle streams stay small
         self.request: Request | None = None
+        self.pass_request: Request | None = None  # the first request of the pass under way
         self.attempts = 0
         self.done = False
         self.resuming = False
         self.pending_max: Any = None
         self.started_at = 0.0
+        self.fanout: deque[Request] | None = None  # fan-out pages not handed out yet
+        self.outstanding = 0                       # fan-out pages not committed yet
+        self.error: str | None = None              # first failure of a fan-out page
 
     @property
     def key(self) -> StreamKey:
@@ -84,6 +95,8 @@ class Stream:
         if self.request is None:
             self.request = self.slot.connection.provider.first_request(
                 self.slot.tenant, self.bound, self.cursor)
+        if self.pass_request is None:
+            self.pass_request = self.request
         return self.request
 
     # -- what the scheduler needs ------------------------------------------------
@@ -109,23 +122,31 @@ class Stream:
         state = self._state
         return orjson.loads(state.cursor) if state is not None and state.cursor else None
 
+    @property
+    def ordered(self) -> bool:
+        cursor = self.bound.resource.cursor
+        return cursor is None or cursor.ordered
+
     def begin(self, now: float) -> None:
         """Prepare the first request of a pass (resuming a killed one if possible)."""
-        resource = self.bound.resource
-        ordered = resource.cursor is None or resource.cursor.ordered
         self.attempts = 0
+        self.fanout = None
+        self.outstanding = 0
+        self.error = None
         stored = self._state
-        if not ordered and stored is not None and stored.resume_url and stored.pending:
+        if not self.ordered and stored is not None and stored.resume_url and stored.pending:
             pending = orjson.loads(stored.pending)
             self.pending_max = pending.get("max")
             self.started_at = float(pending.get("started", now))
-            self.request = Request.get(stored.resume_url)
+            self.request = Request.decode(stored.resume_url)
+            self.pass_request = Request.decode(pending["pass"]) if pending.get("pass") else None
             self.resuming = True
             return
         self.started_at = now
         self.pending_max = None
         self.resuming = False
         self.request = None  # built by next_request() when the stream is dispatched
+        self.pass_request = None
 
     def restart(self, now: float) -> None:
         """Drop a stale stored resume point and start the pass from the cursor."""
@@ -133,8 +154,14 @@ class Stream:
         self.state.pending = None
         self.begin(now)
 
-    def advance(self, records: list[Any], next_request: Request | None, now: float) -> StreamState:
-        """Account for a decoded page; returns the state to commit with its rows."""
+    def advance(self, records: Sequence[Any], next_request: Request | None, now: float, *,
+                pass_done: bool | None = None) -> StreamState:
+        """Account for a decoded page; returns the state to commit with its rows.
+
+        ``pass_done`` defaults to "there is no next page"; fan-out pages say it
+        themselves (the pass ends with the last of them, in any order).
+        """
+        done = next_request is None if pass_done is None else pass_done
         resource = self.bound.resource
         state = self.state
         cursor = resource.cursor
@@ -145,28 +172,31 @@ class Stream:
                 top = max(values)
                 if self.pending_max is None or top > self.pending_max:
                     self.pending_max = top
-        ordered = cursor is None or cursor.ordered
-        if cursor is not None and ordered and self.pending_max is not None:
+        if cursor is not None and self.ordered and self.pending_max is not None:
             current = self.cursor
             if current is None or self.pending_max > current:
                 state.cursor = orjson.dumps(self.pending_max).decode()
-        if not ordered:
-            if next_request is not None:
-                state.resume_url = next_request.url
-                state.pending = orjson.dumps({"max": self.pending_max,
-                                              "started": self.started_at}).decode()
+        if not self.ordered:
+            if not done:
+                # Resume from the next page, or (fan-out) redo the pass: upserts
+                # make a page fetched twice harmless.
+                resume = next_request or self.pass_request
+                state.resume_url = resume.encode() if resume else None
+                state.pending = orjson.dumps({
+                    "max": self.pending_max, "started": self.started_at,
+                    "pass": self.pass_request.encode() if self.pass_request else None}).decode()
             else:
                 state.resume_url = None
                 state.pending = None
                 if cursor is not None and self.pending_max is not None:
                     top = self.pending_max
-                    if isinstance(top, str) and self.bound.rows.columns and _is_timestamp(self.bound, cursor.field):
+                    if isinstance(top, str) and _is_timestamp(self.bound, cursor.field):
                         top = min(top, iso_utc(self.started_at - LOOKBACK))
                     current = self.cursor
                     if current is None or top > current:
                         state.cursor = orjson.dumps(top).decode()
         state.records += len(records)
-        if next_request is None:
+        if done:
             state.last_success = now
             state.last_error = None
         self.request = next_request
@@ -175,7 +205,30 @@ class Stream:
         return replace(state)
 
     def __repr__(self) -> str:
-        return f"Stream({self.key}, done={self.done}, attempts={self.attempts})"
+        return (f"Stream({self.key}, done={self.done}, attempts={self.attempts}, "
+                f"outstanding={self.outstanding})")
+
+
+class FanoutPage:
+    """One page of a fanned-out pass, scheduled on its own (its stream's budget)."""
+
+    __slots__ = ("attempts", "request", "stream")
+
+    def __init__(self, stream: Stream, request: Request) -> None:
+        self.stream = stream
+        self.request = request
+        self.attempts = 0
+
+    @property
+    def budget(self) -> TenantBudget:
+        return self.stream.slot.budget
+
+    @property
+    def ready(self) -> bool:
+        return not self.stream.slot.connection.dead
+
+    def __repr__(self) -> str:
+        return f"FanoutPage({self.stream.key}, {self.request.url!r}, attempts={self.attempts})"
 
 
 def _is_timestamp(bound: BoundResource, field: str) -> bool:

@@ -23,13 +23,14 @@ _CLOSE = object()
 class Writer:
     """Batches :class:`PageWrite` s into store transactions."""
 
-    __slots__ = ("_on_commit", "_queue", "_store", "commits", "failure", "max_pages", "max_rows")
+    __slots__ = ("_on_commit", "_queue", "_store", "_taken", "commits", "failure", "max_pages", "max_rows")
 
     def __init__(self, store: Store, *, max_pages: int = 20, max_rows: int = 20_000,
                  queue_size: int = 64,
                  on_commit: Callable[[list[PageWrite]], None] | None = None) -> None:
         self._store = store
         self._queue: asyncio.Queue[object] = asyncio.Queue(queue_size)
+        self._taken = asyncio.Event()  # set whenever run() takes pages off the queue
         self._on_commit = on_commit
         self.max_pages = max_pages
         self.max_rows = max_rows
@@ -46,6 +47,24 @@ class Writer:
             raise StoreError(f"replica store failed earlier: {self.failure.message}")
         await self._queue.put(page)
 
+    async def room(self) -> None:
+        """Wait until :meth:`put_nowait` can queue a page.
+
+        Raises:
+            StoreError: the writer already failed.
+        """
+        queue = self._queue
+        while queue.full():
+            # Queue.put() would wait the same way; waiting here first lets the
+            # caller build the page's state right before it is queued.
+            self._taken.clear()
+            await self._taken.wait()
+        if self.failure is not None:
+            raise StoreError(f"replica store failed earlier: {self.failure.message}")
+
+    def put_nowait(self, page: PageWrite) -> None:
+        self._queue.put_nowait(page)
+
     async def close(self) -> None:
         """Commit what is queued, then stop :meth:`run`."""
         await self._queue.put(_CLOSE)
@@ -55,6 +74,7 @@ class Writer:
         closing = False
         while not closing:
             item = await queue.get()
+            self._taken.set()
             if item is _CLOSE:
                 return
             assert isinstance(item, PageWrite)

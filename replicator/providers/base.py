@@ -8,6 +8,8 @@ Declarations (class attributes):
     default_base_url: where the API lives unless a connection overrides it.
     resources: the :class:`Resource` s it can mirror, each with its record type
         (a ``msgspec.Struct``), key field, cursor and whether it is a deletion feed.
+    sideloads: record types that arrive inside other resources' pages
+        (:attr:`Page.included`), each stored in a table of its own.
     limits: the per-tenant :class:`~replicator.limits.LimitPolicy` (windows, concurrency).
 
 Methods:
@@ -69,6 +71,8 @@ class Resource:
         deletions: records of this resource announce deletions in other resources;
             the engine runs it after the tenant's other resources and applies
             :attr:`Page.deletes`.
+        sweep: for full scans (no cursor): a record that a complete pass did not
+            see was deleted at the source, and is removed from the replica.
         description: one line for ``replicator providers``.
     """
 
@@ -77,6 +81,7 @@ class Resource:
     key: str = "ID"
     cursor: Cursor | None = None
     deletions: bool = False
+    sweep: bool = False
     description: str = ""
 
 
@@ -95,12 +100,20 @@ class Page:
     Attributes:
         records: decoded records (instances of the bound record type).
         next: the request for the next page, or None on the last page.
+        fanout: the other pages of this pass, when the first page tells how many
+            there are (page-number paging with a total): they do not depend on each
+            other, and the engine fetches them concurrently within the tenant's
+            budget. Each decodes to a Page with neither ``next`` nor ``fanout``.
         deletes: resource name -> keys deleted in that resource (deletion feeds only).
+        included: sideload name -> records that came along (JSON:API-style
+            ``Included``), stored in the sideload's own table, deduplicated by key.
     """
 
     records: Sequence[Any]
     next: Request | None = None
+    fanout: Sequence[Request] = ()
     deletes: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    included: Mapping[str, Sequence[Any]] = field(default_factory=dict)
 
 
 class BoundResource:
@@ -143,6 +156,7 @@ class Provider(ABC):
     title: ClassVar[str] = ""
     default_base_url: ClassVar[str]
     resources: ClassVar[tuple[Resource, ...]]
+    sideloads: ClassVar[tuple[Resource, ...]] = ()
     limits: ClassVar[LimitPolicy] = LimitPolicy()
 
     def __init__(self, base_url: str | None = None, options: Mapping[str, Any] | None = None) -> None:

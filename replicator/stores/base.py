@@ -83,8 +83,14 @@ class StreamState:
 class PageWrite:
     """The outcome of one page: rows to upsert, keys to delete, the stream's new state.
 
-    ``rows`` are tuples in the order of ``table.columns`` (no metadata columns).
-    ``deletes`` maps a table name to keys to remove for this stream's tenant.
+    Attributes:
+        rows: tuples in the order of ``table.columns`` (no metadata columns).
+        deletes: table name -> keys to remove for this stream's tenant.
+        extra: sideloaded rows for other tables (``(table, rows)``), upserted for the
+            stream's tenant like ``rows`` (Horus's ``Included`` companies, daybooks...).
+        sweep_before: after a complete full scan, remove this tenant's rows of
+            ``table`` last written before this epoch second: the source no longer
+            has them.
     """
 
     stream: StreamKey
@@ -92,6 +98,8 @@ class PageWrite:
     rows: Sequence[tuple[Any, ...]]
     state: StreamState
     deletes: dict[str, list[str]] = field(default_factory=dict)
+    extra: Sequence[tuple[TableSpec, Sequence[tuple[Any, ...]]]] = ()
+    sweep_before: float | None = None
 
 
 @dataclass(slots=True)

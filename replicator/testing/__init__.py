@@ -1,7 +1,9 @@
 """Test kit, public for plugin authors: virtual clock, fake servers, fake store.
 
 - :class:`VirtualClock`: time that jumps when the loop is idle.
-- :class:`FakeExactServer`: an Exact Online look-alike on 127.0.0.1.
+- :class:`FakeExactServer`, :class:`FakeHorusServer`, :class:`FakeHaloServer`,
+  :class:`FakeHorisenServer`, :class:`FakeAccounteerServer`: look-alikes of each
+  provider on 127.0.0.1, built on :mod:`replicator.testing.fakebase`.
 - :class:`MemoryStore`: an in-memory :class:`~replicator.stores.base.Store`.
 
 The pytest plugin (``replicator.testing.pytest_plugin``, registered through the
@@ -14,17 +16,24 @@ from typing import Any
 
 from replicator.testing.clock import VirtualClock
 
-__all__ = ["FakeExactServer", "MemoryStore", "VirtualClock"]
+__all__ = ["FakeAccounteerServer", "FakeExactServer", "FakeHaloServer", "FakeHorisenServer",
+           "FakeHorusServer", "MemoryStore", "VirtualClock"]
+
+_LAZY = {
+    "FakeExactServer": "replicator.testing.fake_exact",
+    "FakeHorusServer": "replicator.testing.fake_horus",
+    "FakeHaloServer": "replicator.testing.fake_halo",
+    "FakeHorisenServer": "replicator.testing.fake_horisen",
+    "FakeAccounteerServer": "replicator.testing.fake_accounteer",
+    "MemoryStore": "replicator.testing.memory_store",
+}
 
 
 def __getattr__(name: str) -> Any:
     # Lazy: importing the clock must not start importing aiohttp.web.
-    if name == "FakeExactServer":
-        from replicator.testing.fake_exact import FakeExactServer
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(name)
+    import importlib
 
-        return FakeExactServer
-    if name == "MemoryStore":
-        from replicator.testing.memory_store import MemoryStore
-
-        return MemoryStore
-    raise AttributeError(name)
+    return getattr(importlib.import_module(module), name)

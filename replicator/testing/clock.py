@@ -7,9 +7,10 @@ cover hours of provider time in milliseconds, and a fake server that reads the
 same clock agrees with the engine about which rate-limit window a request falls in.
 
 Why a (tiny) real threshold: a request on loopback is "idle" for the event loop
-while its bytes are in the kernel. Jumping then would make virtual time pass while
-the request is in flight. The driver waits until nobody has read the clock for the
-threshold: engine and fake server both read it on every request they handle.
+while its bytes are in the kernel, and so is a write in a store's thread. Jumping
+then would make virtual time pass while the request is in flight. The driver
+jumps only after a threshold during which the loop's selector reported no I/O
+event and nobody read the clock.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ class VirtualClock:
                  autojump_threshold: float = 0.0005) -> None:
         self._now = float(start)
         self._reads = 0
+        self._io_events = 0
+        self._watched: object = None
         self.autojump_threshold = autojump_threshold
         self._timers: list[tuple[float, int, _Timer]] = []
         self._seq = itertools.count()
@@ -102,8 +105,25 @@ class VirtualClock:
             loop = asyncio.get_running_loop()
             self._driver = loop.create_task(self._drive(), name="virtual-clock")
 
+    def _watch_io(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Count the I/O events the loop's selector reports (test kit only)."""
+        selector = getattr(loop, "_selector", None)
+        if selector is None or self._watched is selector:
+            return
+        select = selector.select
+        clock = self
+
+        def counting_select(timeout: float | None = None) -> list[object]:
+            events: list[object] = select(timeout)
+            clock._io_events += len(events)
+            return events
+
+        selector.select = counting_select
+        self._watched = selector
+
     async def _drive(self) -> None:
         loop = asyncio.get_running_loop()
+        self._watch_io(loop)
         while True:
             while self._timers and self._timers[0][2].cancelled:
                 heapq.heappop(self._timers)
@@ -119,9 +139,10 @@ class VirtualClock:
             if ready is not None and len(ready) > 0:
                 continue
             if self.autojump_threshold > 0:
-                reads = self._reads
+                reads, events = self._reads, self._io_events
                 await asyncio.sleep(self.autojump_threshold)
-                if self._reads != reads or (ready is not None and len(ready) > 0):
+                # The sleep's own timer wakes the loop without an I/O event.
+                if self._reads != reads or self._io_events != events or (ready is not None and len(ready) > 0):
                     continue  # something is still happening (I/O in flight)
             if self._timers and not self._timers[0][2].cancelled:
                 self.jumps += 1

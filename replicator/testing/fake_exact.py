@@ -26,31 +26,27 @@ HTML maintenance page with status 200, relative or foreign ``__next`` links), an
 :class:`ServerStats` records what clients did, e.g. whether they ever exceeded
 the minutely limit. All time (token expiry, windows, delays, ``Modified`` of new
 rows) comes from the injected :class:`~replicator.clock.Clock`, so tests run in
-virtual time. The data itself lives in :mod:`replicator.testing.exact_data`.
+virtual time. The data itself lives in :mod:`replicator.testing.exact_data`;
+lifecycle, the wire, faults, statistics and token chains are shared with the
+other fakes through :mod:`replicator.testing.fakebase`.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import gzip
 import math
-import secrets
-import socket
 from bisect import bisect_right
-from collections import Counter, deque
-from dataclasses import dataclass, field
+from collections import deque
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
-from types import TracebackType
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 from xml.sax.saxutils import escape, quoteattr
 
 import orjson
 from aiohttp import web
 
-from replicator.clock import Clock, SystemClock
+from replicator.clock import Clock
 from replicator.testing.exact_data import (
     AMSTERDAM,
     DIVISION_FIELDS,
@@ -72,9 +68,17 @@ from replicator.testing.exact_data import (
     parse_timestamp_skiptoken,
     parse_top,
 )
+from replicator.testing.fakebase import (
+    AccessTokens,
+    FakeServerBase,
+    FaultSwitches,
+    RefreshTokenChains,
+    RefreshTokenError,
+    Reply,
+    ServerStats,
+    client_credentials,
+)
 
-_JSON = "application/json; charset=utf-8"
-_HTML = "text/html; charset=utf-8"
 _ATOM = "application/atom+xml;type=feed;charset=utf-8"
 _TOKEN_PATH = "/api/oauth2/token"
 _ME_PATH = "/api/v1/current/Me"
@@ -92,27 +96,17 @@ _UNAUTHORIZED = "Access token is expired or invalid"
 _DIVISION_MODEL = "Exact.Web.Api.Models.System.Division"
 
 
-@dataclass(slots=True)
-class _Reply:
-    """A response before it is put on the wire (gzip and faults are applied later)."""
-
-    status: int
-    body: bytes = b""
-    content_type: str = _JSON
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-def _exact_error(status: int, message: str, headers: dict[str, str] | None = None) -> _Reply:
+def _exact_error(status: int, message: str, headers: dict[str, str] | None = None) -> Reply:
     body = {"error": {"code": "", "message": {"lang": "", "value": message}}}
-    return _Reply(status, orjson.dumps(body), headers=headers or {})
+    return Reply(status, orjson.dumps(body), headers=headers or {})
 
 
 def _oauth_error(
     status: int, error: str, description: str | None = None, reason: str | None = None
-) -> _Reply:
+) -> Reply:
     body = {"error": error} if description is None else {
         "error": error, "error_description": description}
-    return _Reply(status, orjson.dumps(body), headers={"Reason": reason} if reason else {})
+    return Reply(status, orjson.dumps(body), headers={"Reason": reason} if reason else {})
 
 
 def _page(rows: list[bytes], next_url: str | None) -> bytes:
@@ -124,165 +118,25 @@ def _page(rows: list[bytes], next_url: str | None) -> bytes:
 
 
 # ---------------------------------------------------------------------------
-# Faults and statistics
+# Statistics, grants and budgets
 
 
-@dataclass(slots=True)
-class _Fault:
-    kind: str
-    remaining: int
-    division: int | None
-    status: int = 503
-    seconds: float = 0.0
-    include_token: bool = False
-    target: str = ""
-
-
-class FaultSwitches:
-    """Misbehaviours armed for the next ``n`` matching requests, all off by default.
-
-    Each switch counts down once per request it affects; arming one with ``n=0``
-    switches that kind off again. ``division`` limits a
-    switch to calls for that division (it then never affects ``current/Me`` or the
-    token endpoint). Faults model the infrastructure in front of Exact, so a
-    faulted call consumes no rate-limit budget.
+class ExactServerStats(ServerStats):
+    """:class:`~replicator.testing.fakebase.ServerStats` plus Exact's error blocks.
 
     Attributes:
-        relative_next: serve ``__next`` as path and query only (seen in the wild).
-        fired: how often each switch has fired.
-    """
-
-    __slots__ = ("_armed", "fired", "relative_next")
-
-    def __init__(self) -> None:
-        self._armed: list[_Fault] = []
-        self.relative_next = False
-        self.fired: Counter[str] = Counter()
-
-    def fail_5xx(
-        self, n: int, status: int = 503, *, division: int | None = None,
-        include_token: bool = False,
-    ) -> None:
-        """Answer the next ``n`` API calls with ``status`` (HTML for 502-504, else JSON).
-
-        The token endpoint is affected only with ``include_token=True``.
-        """
-        if not 500 <= status <= 599:
-            raise ValueError(f"not a 5xx status: {status}")
-        self._arm(_Fault("fail_5xx", n, division, status=status, include_token=include_token))
-
-    def reset(self, n: int, *, division: int | None = None) -> None:
-        """Drop the connection of the next ``n`` API calls without any response."""
-        self._arm(_Fault("reset", n, division))
-
-    def truncate_gzip(self, n: int, *, division: int | None = None) -> None:
-        """Cut the next ``n`` gzip bodies in half (Content-Length promises the whole)."""
-        self._arm(_Fault("truncate_gzip", n, division))
-
-    def slow(self, n: int, seconds: float, *, division: int | None = None) -> None:
-        """Delay the next ``n`` API responses by ``seconds`` of clock time."""
-        self._arm(_Fault("slow", n, division, seconds=seconds))
-
-    def html_maintenance(self, n: int, *, division: int | None = None) -> None:
-        """Answer the next ``n`` API calls 200 with an HTML maintenance page."""
-        self._arm(_Fault("html_maintenance", n, division))
-
-    def foreign_next(self, host_url: str, n: int = 1, *, division: int | None = None) -> None:
-        """Point the ``__next`` of the next ``n`` pages that have one at ``host_url``."""
-        self._arm(_Fault("foreign_next", n, division, target=host_url.rstrip("/")))
-
-    def clear(self) -> None:
-        """Disarm every switch (``relative_next`` included)."""
-        self._armed.clear()
-        self.relative_next = False
-
-    def pending(self) -> dict[str, int]:
-        """Requests still to be affected, by switch name."""
-        left: Counter[str] = Counter()
-        for fault in self._armed:
-            left[fault.kind] += fault.remaining
-        return dict(left)
-
-    def _arm(self, fault: _Fault) -> None:
-        if fault.remaining < 0:
-            raise ValueError(f"{fault.kind}: n must not be negative")
-        if fault.remaining == 0:  # n=0 switches this kind off (for that division filter)
-            self._armed = [f for f in self._armed
-                           if (f.kind, f.division) != (fault.kind, fault.division)]
-        else:
-            self._armed.append(fault)
-
-    def take(self, kind: str, division: int | None, *, token: bool = False) -> _Fault | None:
-        """Fire the first armed ``kind`` switch matching this request, if any."""
-        for fault in self._armed:
-            if fault.kind != kind or (token and not fault.include_token):
-                continue
-            if fault.division is not None and fault.division != division:
-                continue
-            fault.remaining -= 1
-            if fault.remaining <= 0:
-                self._armed.remove(fault)
-            self.fired[kind] += 1
-            return fault
-        return None
-
-    def __repr__(self) -> str:
-        return f"FaultSwitches(pending={self.pending()}, relative_next={self.relative_next})"
-
-
-class ServerStats:
-    """What clients did to the fake server.
-
-    Attributes:
-        requests: requests by ``(division or None, path)``.
-        responses: responses by status (connection resets are not responses).
-        rate_limited: 429 answers, minutely and daily.
-        token_refreshes: successful refreshes.
-        records_served: rows served by resource name.
-        pages_served: list pages served (sync and regular).
         blocked: ``(division, path, blocked_until)`` each time an endpoint got blocked
             for too many errors.
     """
 
-    __slots__ = ("_minutes", "blocked", "pages_served", "rate_limited", "records_served",
-                 "requests", "responses", "token_refreshes")
+    __slots__ = ("blocked",)
 
     def __init__(self) -> None:
-        self.requests: Counter[tuple[int | None, str]] = Counter()
-        self.responses: Counter[int] = Counter()
-        self.rate_limited = 0
-        self.token_refreshes = 0
-        self.records_served: Counter[str] = Counter()
-        self.pages_served = 0
+        super().__init__()
         self.blocked: list[tuple[int, str, float]] = []
-        self._minutes: dict[int, Counter[float]] = {}
-
-    @property
-    def requests_total(self) -> int:
-        """All requests, token endpoint included."""
-        return self.requests.total()
-
-    def accepted(self, division: int, minute_start: float) -> None:
-        """Count a call that consumed rate-limit budget."""
-        self._minutes.setdefault(division, Counter())[minute_start] += 1
-
-    def calls(self, division: int) -> int:
-        """Calls of ``division`` that consumed budget."""
-        return sum(self._minutes.get(division, Counter()).values())
-
-    def max_calls_in_any_minute(self, division: int) -> int:
-        """The most budget-consuming calls ``division`` saw in one clock minute."""
-        return max(self._minutes.get(division, Counter()).values(), default=0)
 
     def __repr__(self) -> str:
-        return (f"ServerStats(requests={self.requests.total()}, "
-                f"responses={dict(self.responses)}, rate_limited={self.rate_limited}, "
-                f"token_refreshes={self.token_refreshes}, pages={self.pages_served}, "
-                f"records={self.records_served.total()}, blocked={len(self.blocked)})")
-
-
-# ---------------------------------------------------------------------------
-# Grants and budgets
+        return f"{super().__repr__()[:-1]}, blocked={len(self.blocked)})"
 
 
 @dataclass(slots=True)
@@ -291,9 +145,6 @@ class _Grant:
     divisions: list[int]
     user_id: str
     allowed: frozenset[int] = frozenset()
-    generation: int = 0
-    refresh_token: str = ""
-    revoked: bool = False
     last_refresh: float | None = None
 
 
@@ -314,7 +165,7 @@ def _next_amsterdam_midnight(now: float) -> float:
 # The server
 
 
-class FakeExactServer:
+class FakeExactServer(FakeServerBase):
     """An aiohttp server on 127.0.0.1 that answers like Exact Online.
 
     Args:
@@ -334,6 +185,9 @@ class FakeExactServer:
         first_division: code of the first division; the others follow it.
     """
 
+    maintenance_page = _MAINTENANCE_PAGE
+    stats: ExactServerStats
+
     def __init__(
         self, *, divisions: int = 3, records: int | dict[str, int] = 100,
         clock: Clock | None = None, seed: int = 0, minutely_limit: int = 60,
@@ -350,7 +204,7 @@ class FakeExactServer:
             counts = {name: records.get(name, 0) for name in RESOURCES}
         if divisions < 1 or min(counts.values()) < 0:
             raise ValueError("divisions must be positive and record counts not negative")
-        self.clock: Clock = clock if clock is not None else SystemClock()
+        super().__init__(clock=clock, stats=ExactServerStats())
         self.seed = seed
         self.minutely_limit = minutely_limit
         self.daily_limit = daily_limit
@@ -360,66 +214,27 @@ class FakeExactServer:
         self.min_refresh_interval = min_refresh_interval
         self.sync_page_size = sync_page_size
         self.regular_page_size = regular_page_size
-        self.faults = FaultSwitches()
-        self.stats = ServerStats()
-        self.base_url = ""
         self._counts = counts
         self._divisions = [first_division + i for i in range(divisions)]
         self._division_set = frozenset(self._divisions)
         self._data: dict[int, DivisionData] = {}
         self._division_records: dict[int, dict[str, Any]] = {}
         self._grants: dict[str, _Grant] = {}
-        self._refresh_tokens: dict[str, tuple[str, int]] = {}
-        self._access_tokens: dict[str, tuple[str, int, float]] = {}
+        self._chains = RefreshTokenChains()
+        # An access token belongs to one generation of one grant: re-authorising
+        # a grant kills the tokens bought through its old chain.
+        self._access_tokens: AccessTokens[tuple[str, int]] = AccessTokens()
         self._budgets: dict[int, _Budget] = {}
         self._errors: dict[tuple[int, str], deque[float]] = {}
         self._blocked: dict[tuple[int, str], float] = {}
-        self._runner: web.AppRunner | None = None
 
     # -- lifecycle ---------------------------------------------------------
 
-    async def start(self, port: int = 0) -> str:
-        """Listen on 127.0.0.1 (``port`` 0 picks a free one) and return the base URL."""
-        if self._runner is not None:
-            raise RuntimeError("FakeExactServer is already started")
-        app = web.Application()
+    def add_routes(self, app: web.Application) -> None:
+        """Register the token endpoint, ``current/Me`` and every division URL."""
         app.router.add_post(_TOKEN_PATH, self._handle_token)
         app.router.add_get(_ME_PATH, self._handle_me)
         app.router.add_get("/api/v1/{division}/{tail:.+}", self._handle_division)
-        # A short shutdown timeout: handlers parked in a (virtual) slow fault must
-        # not hold close() for the default minute.
-        runner = web.AppRunner(app, access_log=None, handle_signals=False,
-                               shutdown_timeout=0.25)
-        await runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(("127.0.0.1", port))
-            sock.listen(128)
-            await web.SockSite(runner, sock).start()
-        except BaseException:
-            sock.close()
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        self.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        return self.base_url
-
-    async def close(self) -> None:
-        """Stop listening and drop open connections."""
-        if self._runner is not None:
-            runner, self._runner = self._runner, None
-            await runner.cleanup()
-
-    async def __aenter__(self) -> FakeExactServer:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # -- grants ------------------------------------------------------------
 
@@ -441,15 +256,15 @@ class FakeExactServer:
         if grant is None:
             grant = self._grants[name] = _Grant(name, chosen, guid(self.seed, "user", name))
         else:
-            grant.generation += 1
-            grant.divisions, grant.revoked, grant.last_refresh = chosen, False, None
+            grant.divisions, grant.last_refresh = chosen, None
         grant.allowed = frozenset(chosen)
-        grant.refresh_token = self._issue_refresh_token(grant)
-        return grant.refresh_token
+        return self._chains.start(name)
 
     def revoke_grant(self, name: str) -> None:
         """Kill a grant: refreshes answer ``invalid_grant``, API calls 401."""
-        self._grants[name].revoked = True
+        if name not in self._grants:
+            raise KeyError(f"no grant named {name!r}")
+        self._chains.revoke(name)
 
     def division_codes(self, grant: str = "default") -> list[int]:
         """The divisions of ``grant``; all divisions while no grant ``"default"`` exists."""
@@ -459,13 +274,6 @@ class FakeExactServer:
                 return list(self._divisions)
             raise KeyError(f"no grant named {grant!r}")
         return list(found.divisions)
-
-    def _issue_refresh_token(self, grant: _Grant) -> str:
-        # Real refresh tokens contain "!", which catches clients that do not
-        # form-encode the body.
-        token = f"Fk!{secrets.token_urlsafe(24)}"
-        self._refresh_tokens[token] = (grant.name, grant.generation)
-        return token
 
     # -- data --------------------------------------------------------------
 
@@ -503,35 +311,27 @@ class FakeExactServer:
         self.stats.requests[(None, request.path)] += 1
         fault = self.faults.take("fail_5xx", None, token=True)
         if fault is not None:
-            return await self._send(request, self._server_error(fault.status), None, api=False)
+            return await self.send(request, self.error_reply(fault.status), None, api=False)
         form = await request.post()
         fields = {k: v for k, v in form.items() if isinstance(v, str)}
         reply = self._refresh(fields, request.headers.get("Authorization", ""))
-        return await self._send(request, reply, None, api=False)
+        return await self.send(request, reply, None, api=False)
 
-    def _refresh(self, form: dict[str, str], authorization: str) -> _Reply:
-        client_id, client_secret = form.get("client_id"), form.get("client_secret")
-        if client_id is None and authorization[:6].lower() == "basic ":
-            try:
-                pair = base64.b64decode(authorization[6:].strip(), validate=True).decode()
-            except (binascii.Error, UnicodeDecodeError):
-                pair = ""
-            user, _, password = pair.partition(":")
-            client_id, client_secret = unquote(user), unquote(password)
+    def _refresh(self, form: dict[str, str], authorization: str) -> Reply:
+        client_id, client_secret = client_credentials(form, authorization)
         if client_id != self.client_id or client_secret != self.client_secret:
             return _oauth_error(400, "invalid_client")
         if form.get("grant_type") != "refresh_token":
             return _oauth_error(400, "unsupported_grant_type")
-        token = form.get("refresh_token", "")
-        owner = self._refresh_tokens.get(token)
-        if owner is None:
-            return _oauth_error(400, "invalid_grant", "The refresh token is unknown.")
-        grant = self._grants[owner[0]]
-        if grant.revoked or owner[1] != grant.generation:
-            return _oauth_error(400, "invalid_grant", "The grant has been revoked.")
-        if token != grant.refresh_token:
-            # Exact's harshest rule: the whole connection dies, not just this call.
-            grant.revoked = True
+        try:
+            grant = self._grants[self._chains.check(form.get("refresh_token", ""))]
+        except RefreshTokenError as exc:
+            if exc.reason == "unknown":
+                return _oauth_error(400, "invalid_grant", "The refresh token is unknown.")
+            if exc.reason == "revoked":
+                return _oauth_error(400, "invalid_grant", "The grant has been revoked.")
+            # Exact's harshest rule: the whole connection dies, not just this call
+            # (the chain has revoked the grant already).
             return _oauth_error(401, "unauthorized_client", "Old refresh token used.")
         now = self.clock.time()
         if grant.last_refresh is not None and now - grant.last_refresh < self.min_refresh_interval:
@@ -539,61 +339,36 @@ class FakeExactServer:
                                 "Rate limit exceeded: access_token not expired",
                                 reason="TooEarlyToRefreshTokens")
         grant.last_refresh = now
-        grant.refresh_token = self._issue_refresh_token(grant)
-        access = secrets.token_urlsafe(32)
-        if len(self._access_tokens) > 4 * len(self._grants) + 64:
-            self._access_tokens = {
-                k: v for k, v in self._access_tokens.items() if v[2] > now}
-        self._access_tokens[access] = (grant.name, grant.generation, now + self.token_lifetime)
+        refresh_token = self._chains.rotate(grant.name)
+        access = self._access_tokens.issue(
+            (grant.name, self._chains.generation(grant.name)), now + self.token_lifetime, now)
         self.stats.token_refreshes += 1
         body = {"access_token": access, "token_type": "bearer",
-                "expires_in": str(self.token_lifetime), "refresh_token": grant.refresh_token}
-        return _Reply(200, orjson.dumps(body), headers={"Cache-Control": "no-store"})
+                "expires_in": str(self.token_lifetime), "refresh_token": refresh_token}
+        return Reply(200, orjson.dumps(body), headers={"Cache-Control": "no-store"})
 
     # -- API ---------------------------------------------------------------
 
     def _authorize(self, request: web.Request) -> _Grant | None:
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        entry = self._access_tokens.get(token.strip()) if scheme.lower() == "bearer" else None
-        if entry is None or self.clock.time() >= entry[2]:
+        owner = self._access_tokens.bearer(request.headers.get("Authorization", ""), self.clock.time())
+        if owner is None or not self._chains.is_live(*owner):
             return None
-        grant = self._grants.get(entry[0])
-        if grant is None or grant.revoked or grant.generation != entry[1]:
-            return None
-        return grant
+        return self._grants.get(owner[0])
 
     @staticmethod
-    def _unauthorized(headers: dict[str, str]) -> _Reply:
+    def _unauthorized(headers: dict[str, str]) -> Reply:
         return _exact_error(401, _UNAUTHORIZED,
                             {**headers, "WWW-Authenticate": 'Bearer error="invalid_token"'})
 
-    @staticmethod
-    def _server_error(status: int) -> _Reply:
+    def error_reply(self, status: int) -> Reply:
+        """A 5xx as Exact's proxies answer it: HTML for 502-504, Exact's JSON otherwise."""
         if status in (502, 503, 504):
-            page = f"<html><body><h1>{status} Service Unavailable</h1></body></html>"
-            return _Reply(status, page.encode(), _HTML)
+            return super().error_reply(status)
         return _exact_error(status, "An unexpected error occurred.")
-
-    async def _infrastructure_faults(
-        self, request: web.Request, division: int | None
-    ) -> web.StreamResponse | None:
-        fault = self.faults.take("slow", division)
-        if fault is not None:
-            await self.clock.sleep(fault.seconds)
-        if self.faults.take("reset", division) is not None:
-            if request.transport is not None:
-                request.transport.abort()
-            return web.Response(status=500)  # never reaches the client
-        fault = self.faults.take("fail_5xx", division)
-        if fault is not None:
-            return await self._send(request, self._server_error(fault.status), division)
-        if self.faults.take("html_maintenance", division) is not None:
-            return await self._send(request, _Reply(200, _MAINTENANCE_PAGE, _HTML), division)
-        return None
 
     async def _handle_me(self, request: web.Request) -> web.StreamResponse:
         self.stats.requests[(None, request.path)] += 1
-        early = await self._infrastructure_faults(request, None)
+        early = await self.infrastructure_faults(request, None)
         if early is not None:
             return early
         grant = self._authorize(request)
@@ -607,23 +382,23 @@ class FakeExactServer:
                   "CurrentDivision": grant.divisions[0], "UserID": grant.user_id,
                   "FullName": "Fake User", "UserName": f"{grant.name}@fake.example",
                   "LanguageCode": "nl-NL"}
-            reply = _Reply(200, orjson.dumps({"d": {"results": [me]}}))
-        return await self._send(request, reply, None)
+            reply = Reply(200, orjson.dumps({"d": {"results": [me]}}))
+        return await self.send(request, reply, None)
 
     async def _handle_division(self, request: web.Request) -> web.StreamResponse:
         text = request.match_info["division"]
         division = int(text) if text.isdigit() else None
         self.stats.requests[(division, request.path)] += 1
-        early = await self._infrastructure_faults(request, division)
+        early = await self.infrastructure_faults(request, division)
         if early is not None:
             return early
         if division is None:
             reply = _exact_error(404, f"Division '{text}' is not valid")
         else:
             reply = self._division_call(request, division, request.match_info["tail"])
-        return await self._send(request, reply, division)
+        return await self.send(request, reply, division)
 
-    def _division_call(self, request: web.Request, division: int, tail: str) -> _Reply:
+    def _division_call(self, request: web.Request, division: int, tail: str) -> Reply:
         now = self.clock.time()
         key = (division, request.path)
         budget = self._budget(division, now) if division in self._division_set else None
@@ -648,7 +423,7 @@ class FakeExactServer:
             self._count_error(key, now)
         return reply
 
-    def _endpoint(self, request: web.Request, division: int, tail: str, grant: _Grant) -> _Reply:
+    def _endpoint(self, request: web.Request, division: int, tail: str, grant: _Grant) -> Reply:
         spec = RESOURCES_BY_PATH.get(tail)
         if spec is None and tail != "system/Divisions":
             return _exact_error(404, f"Resource not found: {tail}")
@@ -698,17 +473,17 @@ class FakeExactServer:
     def _limit_headers(self, budget: _Budget) -> dict[str, str]:
         return {**self._daily_headers(budget), **self._minutely_headers(budget)}
 
-    def _spend(self, division: int, budget: _Budget) -> _Reply | None:
+    def _spend(self, division: int, budget: _Budget) -> Reply | None:
         if budget.day_used >= self.daily_limit:
             self.stats.rate_limited += 1
             return _exact_error(429, "API rate limit exceeded: daily limit reached",
                                 self._daily_headers(budget))
         if budget.minute_used >= self.minutely_limit:
             self.stats.rate_limited += 1
-            return _Reply(429, b"", headers=self._minutely_headers(budget))
+            return Reply(429, b"", headers=self._minutely_headers(budget))
         budget.day_used += 1
         budget.minute_used += 1
-        self.stats.accepted(division, budget.minute_start)
+        self.stats.accepted(division, self.clock.time())
         return None
 
     def _count_error(self, key: tuple[int, str], now: float) -> None:
@@ -725,13 +500,9 @@ class FakeExactServer:
 
     def _next_url(self, request: web.Request, division: int, params: list[tuple[str, str]]) -> str:
         query = "&".join(f"{name}={quote(value, safe=_QUERY_SAFE)}" for name, value in params)
-        path = f"{request.path}?{query}"
-        foreign = self.faults.take("foreign_next", division)
-        if foreign is not None:
-            return foreign.target + path
-        return path if self.faults.relative_next else self.base_url + path
+        return self.link(f"{request.path}?{query}", division)
 
-    def _sync_page(self, request: web.Request, division: int, spec: ResourceSpec) -> _Reply:
+    def _sync_page(self, request: web.Request, division: int, spec: ResourceSpec) -> Reply:
         query = request.query
         select_text = query.get("$select", "")
         select = parse_select(spec.fields, select_text, spec.model)
@@ -753,9 +524,9 @@ class FakeExactServer:
             next_url = self._next_url(request, division, params)
         self.stats.pages_served += 1
         self.stats.records_served[spec.name] += hi - lo
-        return _Reply(200, _page(rows, next_url))
+        return Reply(200, _page(rows, next_url))
 
-    def _regular_page(self, request: web.Request, division: int, spec: ResourceSpec) -> _Reply:
+    def _regular_page(self, request: web.Request, division: int, spec: ResourceSpec) -> Reply:
         query = request.query
         select = spec.fields
         if "$select" in query:
@@ -787,9 +558,9 @@ class FakeExactServer:
             next_url = self._next_url(request, division, params)
         self.stats.pages_served += 1
         self.stats.records_served[spec.name] += len(rows)
-        return _Reply(200, _page(rows, next_url))
+        return Reply(200, _page(rows, next_url))
 
-    def _divisions_page(self, request: web.Request, division: int, grant: _Grant) -> _Reply:
+    def _divisions_page(self, request: web.Request, division: int, grant: _Grant) -> Reply:
         query = request.query
         select: tuple[str, ...] = DIVISION_FIELDS
         if "$select" in query:
@@ -814,7 +585,7 @@ class FakeExactServer:
             next_url = self._next_url(request, division, params)
         self.stats.pages_served += 1
         self.stats.records_served["divisions"] += len(rows)
-        return _Reply(200, _page(rows, next_url))
+        return Reply(200, _page(rows, next_url))
 
     def _division_record(self, code: int) -> dict[str, Any]:
         rec = self._division_records.get(code)
@@ -824,7 +595,7 @@ class FakeExactServer:
             self._division_records[code] = rec
         return rec
 
-    def _atom(self, request: web.Request, title: str) -> _Reply:
+    def _atom(self, request: web.Request, title: str) -> Reply:
         updated = datetime.fromtimestamp(self.clock.time(), UTC)
         feed = (
             '<?xml version="1.0" encoding="utf-8"?>'
@@ -837,33 +608,7 @@ class FakeExactServer:
             f'<updated>{updated.strftime("%Y-%m-%dT%H:%M:%SZ")}</updated>'
             f'<link rel="self" title={quoteattr(title)} href={quoteattr(title)} /></feed>'
         )
-        return _Reply(200, feed.encode(), _ATOM)
-
-    # -- the wire -------------------------------------------------------------
-
-    async def _send(
-        self, request: web.Request, reply: _Reply, division: int | None, *, api: bool = True
-    ) -> web.StreamResponse:
-        self.stats.responses[reply.status] += 1
-        headers = dict(reply.headers)
-        body = reply.body
-        if body:
-            headers["Content-Type"] = reply.content_type
-        if body and "gzip" in request.headers.get("Accept-Encoding", "").lower():
-            body = gzip.compress(body, compresslevel=1, mtime=0)
-            headers["Content-Encoding"] = "gzip"
-            headers["Vary"] = "Accept-Encoding"
-            if api and self.faults.take("truncate_gzip", division) is not None:
-                # Promise the whole body, deliver half, hang up: the client must
-                # see a payload error, never a short but well-formed page.
-                response = web.StreamResponse(status=reply.status, headers=headers)
-                response.content_length = len(body)
-                await response.prepare(request)
-                await response.write(body[: len(body) // 2])
-                if request.transport is not None:
-                    request.transport.close()
-                return response
-        return web.Response(status=reply.status, body=body, headers=headers)
+        return Reply(200, feed.encode(), _ATOM)
 
     def __repr__(self) -> str:
         return (f"FakeExactServer(base_url={self.base_url!r}, divisions={len(self._divisions)}, "

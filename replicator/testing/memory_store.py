@@ -145,13 +145,19 @@ class MemoryStore:
         # Check and stage everything first, in page order (a later page may
         # re-insert a key an earlier one deleted); applying cannot fail.
         ops: list[tuple[str, RowKey, dict[str, Any] | None]] = []  # None: delete
+        sweeps: list[tuple[str, tuple[str, str], float]] = []
         for page in pages:
-            ops.extend(self._stage_rows(page, synced_at))
+            ops.extend(self._stage_rows(page, page.table, page.rows, synced_at))
+            for table_spec, extra_rows in page.extra:
+                ops.extend(self._stage_rows(page, table_spec, extra_rows, synced_at))
             for table, keys in page.deletes.items():
                 if table not in self._specs:
                     raise StoreError(f"delete from unprepared table {table!r}", _where(page))
                 tenant = (page.stream.connection, page.stream.tenant)
                 ops.extend((table, (*tenant, k), None) for k in keys)
+            if page.sweep_before is not None:
+                sweeps.append((page.table.name, (page.stream.connection, page.stream.tenant),
+                               page.sweep_before))
         states = [(p.stream, p.table.name, dataclasses.replace(p.state)) for p in pages]
         for table, key, record in ops:
             rows = self._data[table]
@@ -161,23 +167,27 @@ class MemoryStore:
                 rows[key].update(record)  # columns of older specs keep their values
             else:
                 rows[key] = record
+        for table, tenant, before in sweeps:
+            rows = self._data[table]
+            for key in [k for k, r in rows.items() if k[:2] == tenant and r["_synced_at"] < before]:
+                del rows[key]
         for stream, table, state in states:
             self._streams[stream] = (table, state)
         self.writes += 1
 
     def _stage_rows(
-        self, page: PageWrite, synced_at: float
+        self, page: PageWrite, table: TableSpec, rows: Sequence[tuple[Any, ...]], synced_at: float
     ) -> list[tuple[str, RowKey, dict[str, Any] | None]]:
-        spec = self._specs.get(page.table.name)
-        if spec is None or spec != page.table:
+        spec = self._specs.get(table.name)
+        if spec is None or spec != table:
             raise StoreError(
-                f"table {page.table.name!r} is not prepared with these columns", _where(page)
+                f"table {table.name!r} is not prepared with these columns", _where(page)
             )
         names = spec.column_names
         at = names.index(spec.key)
         connection, tenant = page.stream.connection, page.stream.tenant
         staged: list[tuple[str, RowKey, dict[str, Any] | None]] = []
-        for row in page.rows:
+        for row in rows:
             if not isinstance(row, tuple) or len(row) != len(names):
                 raise StoreError(
                     f"table {spec.name!r}: a row of {len(row)} values, expected {len(names)}",

@@ -7,6 +7,7 @@ chunked export, open_store) follow at the end.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 import stat
@@ -149,6 +150,31 @@ async def test_pages_keep_their_order_around_deletes(store: SQLiteStore | Memory
         "a": "again",
         "b": "other",
     }
+
+
+async def test_extra_rows_go_to_their_own_table_for_the_pages_tenant(
+        store: SQLiteStore | MemoryStore) -> None:
+    # Sideloaded records (Horus "Included") land in their table, deduplicated by key.
+    lines = [(1, "a", None), (2, "b", None)]
+    await store.write([PageWrite(A1, ACCOUNTS, [("a", "Acme", 1.0)], StreamState(),
+                                 extra=[(LINES, lines)]),
+                       PageWrite(A1, ACCOUNTS, [], StreamState(), extra=[(LINES, [(2, "b2", None)])])])
+    rows = await export(store, LINES.name)
+    assert [(r["_tenant"], r["ID"], r["Account"]) for r in rows] == [("1001", 1, "a"), ("1001", 2, "b2")]
+
+
+async def test_a_sweep_removes_what_the_pass_did_not_write(
+        store: SQLiteStore | MemoryStore, clock: VirtualClock) -> None:
+    await store.write([page(A1, ACCOUNTS, [("a", "A", 1.0), ("b", "B", 2.0), ("c", "C", 3.0)]),
+                       page(A2, ACCOUNTS, [("a", "other tenant", 1.0)])])
+    clock.advance(60)
+    started = clock.time()
+    clock.advance(1)
+    # The next full pass sees a and c again; b vanished at the source.
+    await store.write([page(A1, ACCOUNTS, [("a", "A", 1.0)])])
+    await store.write([PageWrite(A1, ACCOUNTS, [("c", "C", 3.0)], StreamState(), sweep_before=started)])
+    rows = await export(store, ACCOUNTS.name)
+    assert [(r["_tenant"], r["ID"]) for r in rows] == [("1001", "a"), ("1001", "c"), ("1002", "a")]
 
 
 async def test_states_round_trip_per_connection(store: SQLiteStore | MemoryStore) -> None:
@@ -416,6 +442,91 @@ async def test_stream_status_falls_back_to_records(tmp_path: Path) -> None:
         db.close()
         [status] = await store.stream_statuses()
         assert status.rows == 42
+    finally:
+        await store.close()
+
+
+async def test_concurrent_calls_never_share_a_transaction(tmp_path: Path) -> None:
+    # Each call is one job on the connection: two writes never meet inside one
+    # BEGIN, and an autocommit save never lands in (or waits on) a write's.
+    store = SQLiteStore(tmp_path / "r.db")
+    await store.open()
+    try:
+        await store.prepare([ACCOUNTS])
+        writes = [
+            store.write([page(StreamKey("exact", str(t), "accounts"), ACCOUNTS,
+                              [(f"k{i}", "", 0.0) for i in range(50)], cursor=str(t))])
+            for t in range(20)
+        ]  # fmt: skip
+        bad = store.write([page(A1, ACCOUNTS, [("x", "", {"no": "dicts"})], cursor="bad")])
+        others = [
+            store.save_credentials("exact", Credentials("rt")),
+            store.set_connection_status("exact", "exact_online", "ok", None),
+            store.load_states("exact"),
+        ]
+        results = await asyncio.gather(*writes[:10], bad, *others, *writes[10:],
+                                       return_exceptions=True)  # fmt: skip
+        assert [type(r) for r in results if isinstance(r, BaseException)] == [StoreError]
+        assert await store.count(ACCOUNTS.name) == 20 * 50
+        states = await store.load_states("exact")
+        assert {t: s.cursor for (t, _), s in states.items()} == {str(t): str(t) for t in range(20)}
+        assert await store.load_credentials("exact") == Credentials("rt")
+    finally:
+        await store.close()
+
+
+async def test_a_started_write_commits_whole_even_if_its_caller_is_cancelled(
+    tmp_path: Path,
+) -> None:
+    store = SQLiteStore(tmp_path / "r.db")
+    await store.open()
+    try:
+        await store.prepare([ACCOUNTS])
+        rows = [(f"k{i:05d}", "x" * 50, 1.0) for i in range(20_000)]
+        started = asyncio.create_task(store.write([page(A1, ACCOUNTS, rows, cursor="1")]))
+        waiting = asyncio.create_task(store.write([page(A2, ACCOUNTS, rows, cursor="2")]))
+        await asyncio.sleep(0)  # the first holds the connection, the second waits for it
+        started.cancel()
+        waiting.cancel()
+        for task in (started, waiting):
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        # The first batch commits whole, rows with state; the second never began.
+        assert await store.count(ACCOUNTS.name) == len(rows)
+        assert await store.load_states("exact") == {("1001", "accounts"): StreamState("1")}
+        await store.write([page(A2, ACCOUNTS, rows[:1], cursor="3")])  # still usable
+        assert await store.count(ACCOUNTS.name) == len(rows) + 1
+    finally:
+        await store.close()
+
+
+async def test_close_waits_for_the_running_write(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "r.db")
+    await store.open()
+    await store.prepare([ACCOUNTS])
+    rows = [(f"k{i:05d}", "", 0.0) for i in range(20_000)]
+    writing = asyncio.create_task(store.write([page(A1, ACCOUNTS, rows, cursor="1")]))
+    await asyncio.sleep(0)
+    await store.close()
+    await writing
+    with pytest.raises(StoreError, match="not open"):
+        await store.count(ACCOUNTS.name)
+    with sqlite3.connect(tmp_path / "r.db") as db:
+        assert db.execute(f'SELECT COUNT(*) FROM "{ACCOUNTS.name}"').fetchone() == (len(rows),)
+    db.close()
+
+
+async def test_prepare_twice_in_one_call_and_case_folded(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "r.db")
+    await store.open()
+    try:
+        await store.prepare([ACCOUNTS, ACCOUNTS_V2, LINES])
+        await store.prepare([TableSpec(ACCOUNTS.name.upper(), ACCOUNTS.columns, key="ID")])
+        assert await store.table_names() == [ACCOUNTS.name, LINES.name]
+        with pytest.raises(StoreError, match="key"):  # nothing of this call is kept
+            await store.prepare([TableSpec("fresh", ACCOUNTS.columns, key="ID"),
+                                 TableSpec(LINES.name, LINES.columns, key="Account")])  # fmt: skip
+        assert await store.table_names() == [ACCOUNTS.name, LINES.name]
     finally:
         await store.close()
 
