@@ -12,13 +12,12 @@ import sys
 import tracemalloc
 from typing import Any
 
-from replicator_exact import ExactOnlineProvider
-
 from replicator.clock import SystemClock
 from replicator.engine.scheduler import Scheduler
 from replicator.engine.stats import RunStats
 from replicator.engine.streams import Stream, TenantSlot
 from replicator.providers import BoundResource, Tenant
+from replicator_exact import ExactOnlineProvider
 
 
 class _Conn:

@@ -453,6 +453,15 @@ class SQLiteStore:
         """The replica tables in the file (bookkeeping tables excluded), sorted."""
         return await self._run(_table_names)
 
+    async def key_of(self, table: str) -> str:
+        """The record key column of replica ``table`` (read from the file)."""
+        check_table_name(table)
+        rows = await self._fetchall("SELECT name, pk FROM pragma_table_info(?)", (table,))
+        keys = sorted((pk, name) for name, pk in rows if pk > 0)
+        if not keys:
+            raise StoreError(f"no replica table {table!r}")
+        return str(keys[-1][1])  # after _connection and _tenant
+
     async def count(
         self, table: str, *, connection: str | None = None, tenant: str | None = None
     ) -> int:

@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest_asyncio
-from replicator_exact.records import parse_exact_date
 
 from replicator import config as cfg
 from replicator.engine import Engine, RunSummary
 from replicator.stores.sqlite import SQLiteStore
 from replicator.testing.clock import VirtualClock
 from replicator.testing.fake_exact import FakeExactServer
+from replicator_exact.records import parse_exact_date
 
 SMALL = {"transaction_lines": 250, "accounts": 30, "contacts": 20, "sales_invoices": 25,
          "gl_accounts": 12, "items": 10, "vat_codes": 70, "deleted": 0}

@@ -8,6 +8,10 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 import pytest
+
+from replicator.decoding import IsoTimestamp, RowBuilder, columns_of, iso_utc, narrow, select_of
+from replicator.errors import PluginError
+from replicator.stores.base import Column
 from replicator_exact.records import (
     Account,
     ExactDate,
@@ -16,10 +20,6 @@ from replicator_exact.records import (
     exact_filter_datetime,
     parse_exact_date,
 )
-
-from replicator.decoding import IsoTimestamp, RowBuilder, columns_of, iso_utc, narrow, select_of
-from replicator.errors import PluginError
-from replicator.stores.base import Column
 
 AMS = ZoneInfo("Europe/Amsterdam")
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from replicator_exact import ExactOnlineProvider
 
 from replicator.errors import DecodeError, PagingError
 from replicator.providers import BoundResource, Tenant
 from replicator.types import Response
+from replicator_exact import ExactOnlineProvider
 
 BASE = "https://start.exactonline.nl"
 

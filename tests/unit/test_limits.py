@@ -12,7 +12,6 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from replicator_exact import ExactOnlineProvider
 
 from replicator.limits import (
     FixedWindow,
@@ -24,6 +23,7 @@ from replicator.limits import (
 )
 from replicator.limits.budget import CONCURRENCY_RETRY
 from replicator.limits.windows import SKEW_GUARD, aligned_end
+from replicator_exact import ExactOnlineProvider
 
 AMS = ZoneInfo("Europe/Amsterdam")
 E0 = 1_767_603_600.0  # 2026-01-05 09:00:00 UTC (10:00 CET), a minute boundary

@@ -13,7 +13,6 @@ from typing import Any
 
 import orjson
 import pytest
-from replicator_exact import ExactOnlineProvider
 
 from replicator.auth import OAuth2Refresh, TokenManager, fingerprint
 from replicator.errors import AuthError, NeedsReauth, RetryableError
@@ -21,6 +20,7 @@ from replicator.stores.base import Credentials
 from replicator.testing.clock import VirtualClock
 from replicator.testing.memory_store import MemoryStore
 from replicator.types import Request, Response
+from replicator_exact import ExactOnlineProvider
 
 START = 1_767_603_600.0
 BASE = "https://start.exactonline.nl"
