@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -114,28 +115,55 @@ async def _cli(config: Path) -> asyncio.subprocess.Process:
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
 
 
-@pytest.mark.slow
-async def test_kill_9_mid_sync_then_resume_equals_the_source(harness: Harness, tmp_path: Path) -> None:
+async def _wait_for_rows(path: Path, proc: asyncio.subprocess.Process, at_least: int) -> None:
+    deadline = time.monotonic() + 60
+    while _rows(path) < at_least:
+        assert proc.returncode is None, (await proc.stdout.read()).decode()  # type: ignore[union-attr]
+        assert time.monotonic() < deadline, "the run never committed anything"
+        await asyncio.sleep(0.01)
+
+
+@pytest_asyncio.fixture
+async def live(harness: Harness, tmp_path: Path) -> AsyncIterator[Run]:
+    """The fake in real time (the engine runs in another process), slowed down so
+    that a run lasts long enough to be interrupted."""
     clock = SystemClock()
     await harness.start(clock, fast=True)
     try:
-        run = Run(tmp_path, clock, harness)
-        config = tmp_path / "replicator.toml"
-        config.write_text(config_text(harness, limits="batch_pages = 1\nmax_in_flight = 4\n"))
-        harness.faults.slow(100_000, 0.02)  # keep the run going long enough to be killed
-        for at_least in (1, 200):
-            proc = await _cli(config)
-            deadline = time.monotonic() + 60
-            while _rows(tmp_path / "replica.sqlite") < at_least:
-                assert proc.returncode is None, (await proc.stdout.read()).decode()  # type: ignore[union-attr]
-                assert time.monotonic() < deadline, "the run never committed anything"
-                await asyncio.sleep(0.01)
-            proc.kill()
-            await proc.wait()
-        harness.faults.slow(0, 0)
-        proc = await _cli(config)
-        out, _ = await proc.communicate()
-        assert proc.returncode == 0, out.decode()
-        await run.assert_mirrors()
+        (tmp_path / "replicator.toml").write_text(
+            config_text(harness, limits="batch_pages = 1\nmax_in_flight = 4\n"))
+        harness.faults.slow(100_000, 0.02)
+        yield Run(tmp_path, clock, harness)
     finally:
         await harness.close()
+
+
+async def _finish_and_check(run: Run) -> None:
+    run.harness.faults.slow(0, 0)
+    proc = await _cli(run.config_path)
+    out, _ = await proc.communicate()
+    assert proc.returncode == 0, out.decode()
+    await run.assert_mirrors()
+
+
+@pytest.mark.slow
+async def test_kill_9_mid_sync_then_resume_equals_the_source(live: Run) -> None:
+    for at_least in (1, 200):
+        proc = await _cli(live.config_path)
+        await _wait_for_rows(live.directory / "replica.sqlite", proc, at_least)
+        proc.kill()  # SIGKILL: no handler, no flush, no goodbye
+        await proc.wait()
+    await _finish_and_check(live)
+
+
+@pytest.mark.slow
+async def test_sigterm_stops_within_seconds_and_resumes(live: Run) -> None:
+    proc = await _cli(live.config_path)
+    await _wait_for_rows(live.directory / "replica.sqlite", proc, 1)
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    out, _ = await proc.communicate()
+    assert time.monotonic() - started < 8
+    assert proc.returncode == 130, out.decode()
+    assert b"stopped" in out
+    await _finish_and_check(live)
