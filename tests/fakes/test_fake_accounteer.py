@@ -15,35 +15,13 @@ from multidict import CIMultiDict
 from replicator.testing.accounteer_data import RESOURCES, accounteer_datetime
 from replicator.testing.clock import VirtualClock
 from replicator.testing.fake_accounteer import Envelope, FakeAccounteerServer, Paging
-
-
-@pytest_asyncio.fixture
-async def clock() -> AsyncIterator[VirtualClock]:
-    c = VirtualClock()
-    try:
-        yield c
-    finally:
-        await c.aclose()
+from tests.fakes.conftest import Answer
 
 
 @pytest_asyncio.fixture
 async def server(clock: VirtualClock) -> AsyncIterator[FakeAccounteerServer]:
     async with FakeAccounteerServer(organisations=2, records=23, clock=clock, default_per_page=10) as srv:
         yield srv
-
-
-@pytest_asyncio.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
-class Answer:
-    def __init__(self, status: int, headers: CIMultiDict[str], body: bytes) -> None:
-        self.status, self.headers, self.body = status, headers, body
-
-    def json(self) -> Any:
-        return orjson.loads(self.body)
 
 
 async def token(session: aiohttp.ClientSession, server: FakeAccounteerServer, **params: str) -> Answer:

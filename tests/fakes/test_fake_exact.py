@@ -18,18 +18,10 @@ from multidict import CIMultiDict
 from replicator.testing.clock import VirtualClock
 from replicator.testing.exact_data import RESOURCES, exact_date_from_epoch
 from replicator.testing.fake_exact import FakeExactServer, exact_date, parse_exact_date
+from tests.fakes.conftest import Answer
 
 TX = "sync/Financial/TransactionLines"
 TX_FIELDS = ",".join(RESOURCES["transaction_lines"].fields)
-
-
-@pytest_asyncio.fixture
-async def clock() -> AsyncIterator[VirtualClock]:
-    c = VirtualClock()
-    try:
-        yield c
-    finally:
-        await c.aclose()
 
 
 @pytest_asyncio.fixture
@@ -37,20 +29,6 @@ async def server(clock: VirtualClock) -> AsyncIterator[FakeExactServer]:
     async with FakeExactServer(divisions=2, records=50, clock=clock, sync_page_size=20,
                                regular_page_size=7) as srv:
         yield srv
-
-
-@pytest_asyncio.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
-class Answer:
-    def __init__(self, status: int, headers: CIMultiDict[str], body: bytes) -> None:
-        self.status, self.headers, self.body = status, headers, body
-
-    def json(self) -> Any:
-        return orjson.loads(self.body)
 
 
 async def refresh(session: aiohttp.ClientSession, server: FakeExactServer, token: str,

@@ -8,48 +8,19 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
-import orjson
 import pytest
 import pytest_asyncio
-from multidict import CIMultiDict
 
 from replicator.testing.clock import VirtualClock
 from replicator.testing.fake_halo import FakeHaloServer
 from replicator.testing.halo_data import halo_time
-
-
-@pytest_asyncio.fixture
-async def clock() -> AsyncIterator[VirtualClock]:
-    c = VirtualClock()
-    try:
-        yield c
-    finally:
-        await c.aclose()
+from tests.fakes.conftest import Answer, fetch
 
 
 @pytest_asyncio.fixture
 async def server(clock: VirtualClock) -> AsyncIterator[FakeHaloServer]:
     async with FakeHaloServer(tenants=["acme", "globex"], records=23, clock=clock) as srv:
         yield srv
-
-
-@pytest_asyncio.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
-class Answer:
-    def __init__(self, status: int, headers: CIMultiDict[str], body: bytes) -> None:
-        self.status, self.headers, self.body = status, headers, body
-
-    def json(self) -> Any:
-        return orjson.loads(self.body)
-
-
-async def fetch(session: aiohttp.ClientSession, method: str, url: str, **kwargs: Any) -> Answer:
-    async with session.request(method, url, **kwargs) as resp:
-        return Answer(resp.status, CIMultiDict(resp.headers), await resp.read())
 
 
 async def token_url(session: aiohttp.ClientSession, server: FakeHaloServer, tenant: str) -> str:

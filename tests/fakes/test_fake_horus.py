@@ -15,38 +15,16 @@ from multidict import CIMultiDict
 from replicator.testing.clock import VirtualClock
 from replicator.testing.fake_horus import FakeHorusServer, PagingMode
 from replicator.testing.horus_data import horus_datetime, parse_horus_datetime
+from tests.fakes.conftest import Answer
 
 BOOK = "book-entries"
 EVERYTHING = "CompanyDetail.Company,Daybook,Folder"
 
 
 @pytest_asyncio.fixture
-async def clock() -> AsyncIterator[VirtualClock]:
-    c = VirtualClock()
-    try:
-        yield c
-    finally:
-        await c.aclose()
-
-
-@pytest_asyncio.fixture
 async def server(clock: VirtualClock) -> AsyncIterator[FakeHorusServer]:
     async with FakeHorusServer(licences=2, folders=3, records=23, clock=clock, default_page_size=10) as srv:
         yield srv
-
-
-@pytest_asyncio.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
-class Answer:
-    def __init__(self, status: int, headers: CIMultiDict[str], body: bytes) -> None:
-        self.status, self.headers, self.body = status, headers, body
-
-    def json(self) -> Any:
-        return orjson.loads(self.body)
 
 
 async def token(session: aiohttp.ClientSession, server: FakeHorusServer, api_url: str, **form: str) -> Answer:

@@ -15,7 +15,7 @@ from replicator.engine import Engine, RunSummary
 from replicator.stores.sqlite import SQLiteStore
 from replicator.testing.clock import VirtualClock
 from replicator.testing.fake_exact import FakeExactServer
-from replicator_exact.records import parse_exact_date
+from tests.integration.harnesses.exact import as_stored
 
 SMALL = {"transaction_lines": 250, "accounts": 30, "contacts": 20, "sales_invoices": 25,
          "gl_accounts": 12, "items": 10, "vat_codes": 70, "deleted": 0}
@@ -76,20 +76,6 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
         await clock.aclose()
 
 
-def normalise(record: dict[str, Any]) -> dict[str, Any]:
-    """A record as the API serves it -> as the replica stores it."""
-    out = {}
-    for name, value in record.items():
-        if name == "__metadata":
-            continue
-        if isinstance(value, str) and value.startswith("/Date("):
-            value = str(parse_exact_date(value))
-        elif isinstance(value, bool):
-            value = int(value)
-        out[name] = value
-    return out
-
-
 async def replica(store: SQLiteStore, resource: str, connection: str, tenant: int) -> dict[str, dict[str, Any]]:
     key = "InvoiceID" if resource == "sales_invoices" else "ID"
     rows = {}
@@ -106,7 +92,7 @@ async def assert_mirrors(env: Env, connection: str = "acme", grant: str = "acme"
     total = 0
     for division in env.server.division_codes(grant):
         for resource in resources:
-            expected = {k: normalise(v) for k, v in env.server.expected(division, resource).items()}
+            expected = {k: as_stored(v) for k, v in env.server.expected(division, resource).items()}
             actual = await replica(env.store, resource, connection, division)
             assert actual.keys() == expected.keys(), (
                 f"{resource}/{division}: missing {len(expected.keys() - actual.keys())}, "
