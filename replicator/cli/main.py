@@ -189,8 +189,8 @@ def cmd_providers(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from replicator.cli.demo import demo
 
-    return demo(divisions=args.divisions, records=args.records, directory=args.dir,
-                quiet=args.quiet)
+    providers = [p.strip() for p in args.providers.split(",")] if args.providers else None
+    return demo(divisions=args.divisions, providers=providers, directory=args.dir, quiet=args.quiet)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -211,10 +211,10 @@ def parser() -> argparse.ArgumentParser:
     export.set_defaults(func=cmd_export)
     providers = sub.add_parser("providers", help="list installed providers and their resources")
     providers.set_defaults(func=cmd_providers)
-    demo = sub.add_parser("demo", help="mirror a fake Exact Online licence into SQLite")
-    demo.add_argument("--divisions", type=int, default=300)
-    demo.add_argument("--records", type=int, default=2000,
-                      help="transaction lines per division (other resources get fewer)")
+    demo = sub.add_parser("demo", help="mirror fake providers (a mixed accounting firm) into SQLite")
+    demo.add_argument("--divisions", type=int, default=300,
+                      help="Exact Online divisions; the other providers get tenants in proportion")
+    demo.add_argument("--providers", help="comma-separated provider names (default: all installed)")
     demo.add_argument("--dir", default="replicator-demo", help="where the config and replica go")
     demo.add_argument("-q", "--quiet", action="store_true")
     demo.set_defaults(func=cmd_demo)
