@@ -180,7 +180,7 @@ def cmd_providers(args: argparse.Namespace) -> int:
         print(f"{name}: {provider.title or name} (default base URL {provider.default_base_url})")
         for resource in provider.resources:
             cursor = f"cursor {resource.cursor.field}" if resource.cursor else "full scan"
-            print(f"  {resource.name:<20} {cursor:<18} {resource.description}")
+            print(f"  {resource.name:<28} {cursor:<22} {resource.description}")
     for name, why in sorted(registry.failures.items()):
         print(f"{name}: FAILED TO LOAD: {why}")
     return EXIT_FAILED if registry.failures and not registry.providers else EXIT_OK

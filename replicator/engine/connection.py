@@ -113,7 +113,7 @@ class ConnectionRuntime:
             budget.observe(observations, now)
         if response.status == 429:
             self.stats.rate_limited += 1
-            retry_at = self.provider.retry_at(response)
+            retry_at = self.provider.retry_at(response) or retry_after(response, now)
             if budget is not None:
                 retry_at = budget.rate_limited(observations, now, retry_at)
             check_status(response, where, retry_at=retry_at or now + 60.0)
@@ -134,6 +134,23 @@ class ConnectionRuntime:
 
 
 _HTML = frozenset({"text/html", "application/xhtml+xml"})
+
+
+def retry_after(response: Response, now: float) -> float | None:
+    """The epoch second a standard ``Retry-After`` header (seconds or HTTP date) names."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return now + max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        from email.utils import parsedate_to_datetime
+
+        return parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None
 
 
 def _title(body: bytes) -> str:

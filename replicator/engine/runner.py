@@ -90,7 +90,12 @@ def build_connections(config: cfg.Config, registry: Registry, *, store: Store, t
             provider_cls = registry.get(conn.provider)
         except ReplicatorError as exc:
             raise ConfigError(f"{key}.provider: {exc.message}") from None
-        provider: Provider = provider_cls(conn.base_url, conn.options)
+        try:
+            provider: Provider = provider_cls(conn.base_url, conn.options)
+        except ReplicatorError as exc:
+            raise ConfigError(f"{key}: {exc.message}") from None
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{key}.options: {exc}") from None
         names = conn.resources or [r.name for r in provider.resources]
         bound: list[BoundResource] = []
         for resource_name in names:
@@ -378,7 +383,7 @@ class Engine:
                        if name in tables and keys}
         extra = [(conn.sideloads[name].table, conn.sideloads[name].rows.rows(list(included)))
                  for name, included in page.included.items() if name in conn.sideloads and included]
-        sweep = stream.started_at if pass_done and stream.bound.resource.sweep else None
+        sweep = stream.started_at if pass_done and stream.full_pass and stream.bound.resource.sweep else None
         try:
             await self.writer.room()
         except StoreError:

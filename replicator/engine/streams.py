@@ -61,6 +61,7 @@ class Stream:
         "done",
         "error",
         "fanout",
+        "full_pass",
         "outstanding",
         "pass_request",
         "pending_max",
@@ -84,6 +85,7 @@ class Stream:
         self.fanout: deque[Request] | None = None  # fan-out pages not handed out yet
         self.outstanding = 0                       # fan-out pages not committed yet
         self.error: str | None = None              # first failure of a fan-out page
+        self.full_pass = False                     # the pass started without a cursor
 
     @property
     def key(self) -> StreamKey:
@@ -133,6 +135,8 @@ class Stream:
         self.fanout = None
         self.outstanding = 0
         self.error = None
+        # Only a pass that read everything may conclude that what it missed is gone.
+        self.full_pass = self.cursor is None
         stored = self._state
         if not self.ordered and stored is not None and stored.resume_url and stored.pending:
             pending = orjson.loads(stored.pending)

@@ -140,6 +140,19 @@ def error_detail(response: Response, limit: int = 300) -> str:
     except Exception:
         return body[:limit].decode(errors="replace")
     message = _find_message(value)
+    if isinstance(value, Mapping):
+        # Structured error bodies say more than their message: Horus's
+        # {ErrorType, Details, Message}, HORISEN's codes, OAuth's error names.
+        kind = next((str(value[k]) for k in ("ErrorType", "errorType", "code", "error")
+                     if isinstance(value.get(k), str | int) and value.get(k) != ""), None)
+        details = next((value[k] for k in ("Details", "details", "errors") if value.get(k)), None)
+        if kind and kind != message:
+            message = f"{kind}: {message}" if message else kind
+        if details is not None:
+            import orjson as _orjson
+
+            text = details if isinstance(details, str) else _orjson.dumps(details).decode()
+            message = f"{message} (details: {text})" if message else text
     return (message or body[:limit].decode(errors="replace"))[:limit]
 
 

@@ -71,8 +71,9 @@ class Resource:
         deletions: records of this resource announce deletions in other resources;
             the engine runs it after the tenant's other resources and applies
             :attr:`Page.deletes`.
-        sweep: for full scans (no cursor): a record that a complete pass did not
-            see was deleted at the source, and is removed from the replica.
+        sweep: a record that a complete *full* pass (one that started without a
+            cursor) did not see was deleted at the source, and is removed from the
+            replica. Incremental passes never sweep.
         description: one line for ``replicator providers``.
     """
 

@@ -92,3 +92,14 @@ def test_rate_limit_headers_become_observations() -> None:
     # A minutely 429 carries only the minutely headers.
     only = {k: v for k, v in headers.items() if "Minutely" in k}
     assert provider.retry_at(Response(429, only, b"", BASE)) == 1767603660.0
+
+
+def test_a_standard_retry_after_header_is_understood() -> None:
+    from replicator.engine.connection import retry_after
+
+    now = 1_767_603_600.0
+    assert retry_after(Response(429, {"Retry-After": "30"}, b"", BASE), now) == now + 30
+    assert retry_after(Response(429, {"Retry-After": "Mon, 05 Jan 2026 09:01:00 GMT"}, b"", BASE),
+                       now) == now + 60
+    assert retry_after(Response(429, {}, b"", BASE), now) is None
+    assert retry_after(Response(429, {"Retry-After": "soon"}, b"", BASE), now) is None
