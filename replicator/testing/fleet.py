@@ -83,7 +83,10 @@ async def _horus(fleet: Fleet, clock: Clock, scale: int) -> None:
         fleet.connections[f"horus_{licence}"] = _toml(
             provider="horus", base_url=api_url, client_id=server.client_id,
             client_secret=server.client_secret, refresh_token=token,
-            options={"allow_insecure_loopback": True})
+            # Horus publishes no limit: the plugin assumes 60 a minute per licence;
+            # this fake has none, and a deployment that knows its own sets it so.
+            options={"api_host_pattern": "127.0.0.1", "allow_insecure_loopback": True,
+                     "rate_limit_calls": 600, "max_concurrency": 8})
 
 
 async def _halo(fleet: Fleet, clock: Clock, scale: int) -> None:
@@ -107,7 +110,8 @@ async def _horisen(fleet: Fleet, clock: Clock, scale: int) -> None:
     for tenant in server.tenants:
         client_id, secret = server.credentials(tenant)
         fleet.connections[f"horisen_{tenant}"] = _toml(
-            provider="horisen", base_url=server.tenant_url(tenant), client_id=client_id, client_secret=secret)
+            provider="horisen", base_url=server.tenant_url(tenant), client_id=client_id, client_secret=secret,
+            options={"requests_per_minute": 600})  # unknown limit [?]; this fake has none
 
 
 async def _accounteer(fleet: Fleet, clock: Clock, scale: int) -> None:
