@@ -143,8 +143,9 @@ def error_detail(response: Response, limit: int = 300) -> str:
     if isinstance(value, Mapping):
         # Structured error bodies say more than their message: Horus's
         # {ErrorType, Details, Message}, HORISEN's codes, OAuth's error names.
+        # (A numeric "code" is usually the HTTP status again: left out.)
         kind = next((str(value[k]) for k in ("ErrorType", "errorType", "code", "error")
-                     if isinstance(value.get(k), str | int) and value.get(k) != ""), None)
+                     if isinstance(value.get(k), str) and value.get(k)), None)
         details = next((value[k] for k in ("Details", "details", "errors") if value.get(k)), None)
         if kind and kind != message:
             message = f"{kind}: {message}" if message else kind
