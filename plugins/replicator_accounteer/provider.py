@@ -31,6 +31,7 @@ from urllib.parse import parse_qs, urlsplit
 import msgspec
 
 from replicator.auth import OAuth2Refresh
+from replicator.decoding import json_body
 from replicator.errors import ConfigError, DecodeError, PagingError, Where
 from replicator.limits import LimitPolicy, WindowSpec
 from replicator.providers import Api, BoundResource, Page, Provider, Resource, Tenant
@@ -50,7 +51,6 @@ PER_PAGE = 100
 # free, so a run never makes more than 60 calls in a minute.
 CALLS_PER_MINUTE = 60
 
-_JSON_TYPES = ("application/json", "text/json")
 
 
 def _envelope(record: type[msgspec.Struct]) -> type[msgspec.Struct]:
@@ -166,10 +166,7 @@ class AccounteerProvider(Provider):
             location = response.headers.get("Location", "")
             raise PagingError(f"{response.status} redirect to {location or '(no Location)'} refused: "
                               "Accounteer list pages do not redirect", where)
-        kind = response.content_type
-        if (kind and kind not in _JSON_TYPES and not kind.endswith("+json")) or body.lstrip()[:1] == b"<":
-            raise DecodeError(f"expected JSON, got {kind or 'no content type'} ({len(body)} bytes, status "
-                              f"{response.status}): {body[:120].decode(errors='replace')!r}", where)
+        body = json_body(response)  # HTML, XML or another content type: a DecodeError naming it
         try:
             decoded = self._decoder(record).decode(body)
         except msgspec.DecodeError as exc:

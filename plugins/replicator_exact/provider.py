@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 
 from replicator.auth import OAuth2Refresh
+from replicator.decoding import json_body
 from replicator.errors import DecodeError, Where
 from replicator.limits import LimitPolicy, Observation, WindowSpec
 from replicator.paging import follow
@@ -153,13 +154,7 @@ class ExactOnlineProvider(Provider):
         return decoder
 
     def _decode_list(self, record: type[msgspec.Struct], response: Response) -> Any:
-        body = response.body
-        kind = response.content_type
-        if (kind and kind not in ("application/json", "text/json")) or body[:1] == b"<":
-            what = "HTML" if b"<html" in body[:512].lower() else (kind or "non-JSON")
-            raise DecodeError(
-                f"expected JSON, got {what} ({len(body)} bytes, status {response.status}): "
-                f"{body[:120].decode(errors='replace')!r}", Where(url=response.url))
+        body = json_body(response)
         try:
             return self._decoder(record).decode(body).d
         except msgspec.DecodeError as exc:

@@ -41,6 +41,7 @@ from typing import Any
 import msgspec
 
 from replicator.auth import OAuth2ClientCredentials
+from replicator.decoding import json_body
 from replicator.errors import DecodeError, Where
 from replicator.limits import LimitPolicy, WindowSpec
 from replicator.providers import Api, BoundResource, Cursor, Page, Provider, Resource, Tenant
@@ -51,7 +52,6 @@ from replicator_horisen.paging import PAGE_NUMBER, PAGE_SIZE, build_url, follow_
 
 EXPORT_PATH = "/documents-export"
 ITEMS = "items"
-_JSON_TYPES = ("application/json", "text/json")
 
 
 def _resources(options: HorisenOptions) -> tuple[Resource, ...]:
@@ -177,14 +177,7 @@ class HorisenProvider(Provider):
 
     @staticmethod
     def _json_body(response: Response) -> bytes:
-        body = response.body
-        kind = response.content_type
-        if (kind and kind not in _JSON_TYPES) or body[:1] == b"<":
-            what = "HTML" if b"<html" in body[:512].lower() else (kind or "non-JSON")
-            raise DecodeError(
-                f"expected JSON, got {what} ({len(body)} bytes, status {response.status}): "
-                f"{body[:120].decode(errors='replace')!r}", Where(url=response.url))
-        return body
+        return json_body(response)
 
 
 __all__ = ["HorisenProvider"]

@@ -19,6 +19,7 @@ import msgspec
 import orjson
 
 from replicator.auth import OAuth2Refresh
+from replicator.decoding import json_body
 from replicator.errors import DecodeError, Where
 from replicator.providers import Api, BoundResource, Cursor, Page, Provider, Resource, Tenant
 from replicator.types import Request, Response
@@ -184,13 +185,7 @@ class HorusProvider(Provider):
         return decoder
 
     def _decode(self, record: type[msgspec.Struct], response: Response, *, single: bool = False) -> Any:
-        body = response.body
-        kind = response.content_type
-        if (kind and kind not in ("application/json", "text/json")) or body[:1] == b"<":
-            what = "HTML" if b"<html" in body[:512].lower() else (kind or "non-JSON")
-            raise DecodeError(
-                f"expected JSON, got {what} ({len(body)} bytes, status {response.status}): "
-                f"{body[:120].decode(errors='replace')!r}", Where(url=response.url))
+        body = json_body(response)
         try:
             return self._decoder(record, single).decode(body)
         except msgspec.DecodeError as exc:

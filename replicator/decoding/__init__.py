@@ -1,5 +1,6 @@
 """Record types and their derived columns, selects and rows."""
 
+from replicator.decoding.bodies import json_body
 from replicator.decoding.records import (
     IsoTimestamp,
     RowBuilder,
@@ -9,4 +10,4 @@ from replicator.decoding.records import (
     select_of,
 )
 
-__all__ = ["IsoTimestamp", "RowBuilder", "columns_of", "iso_utc", "narrow", "select_of"]
+__all__ = ["IsoTimestamp", "RowBuilder", "columns_of", "iso_utc", "json_body", "narrow", "select_of"]
