@@ -26,6 +26,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from replicator.testing.exact_data import Rng
+from replicator.testing.fakebase import OrderedRows
 
 RESOURCES = ("organisations", "contacts", "taxes", "items", "invoices", "purchases", "journals")
 ORGANISATION_RESOURCES = RESOURCES[1:]
@@ -150,30 +151,6 @@ def _stamps(rng: Rng, now: float | None) -> tuple[str, str]:
     return accounteer_datetime(created), accounteer_datetime(created + rng.randrange(90 * 86_400))
 
 
-class Table:
-    """The current records of one resource, served in ``id`` order."""
-
-    __slots__ = ("_order", "rows")
-
-    def __init__(self) -> None:
-        self.rows: dict[int, dict[str, Any]] = {}
-        self._order: list[dict[str, Any]] | None = None
-
-    def put(self, rec: dict[str, Any]) -> None:
-        """Insert or replace a record."""
-        self.rows[rec["id"]] = rec
-        self._order = None
-
-    def remove(self, key: int) -> None:
-        """Drop a record."""
-        del self.rows[key]
-        self._order = None
-
-    def ordered(self) -> list[dict[str, Any]]:
-        """Records in serving order (ascending id, stable across pages)."""
-        if self._order is None:
-            self._order = [self.rows[k] for k in sorted(self.rows)]
-        return self._order
 
 
 class OrganisationData:
@@ -194,16 +171,16 @@ class OrganisationData:
         self._ctx = _Ctx(organisation, position, counts)
         self._next_index = dict(counts)
         self._mutations = 0
-        self.tables: dict[str, Table] = {}
+        self.tables: dict[str, OrderedRows] = {}
 
     def _rng(self, resource: str, i: int) -> Rng:
         return Rng(f"{self.seed}/{self._ctx.organisation}/{resource}/{i}")
 
-    def table(self, resource: str) -> Table:
+    def table(self, resource: str) -> OrderedRows:
         """The table of ``resource``, generated on first use."""
         table = self.tables.get(check_resource(resource))
         if table is None:
-            table = self.tables[resource] = Table()
+            table = self.tables[resource] = OrderedRows("id")
             if resource == "organisations":
                 table.put(self._organisation())
             else:
@@ -263,5 +240,11 @@ class OrganisationData:
             table.put(self._make(resource, i, now))
 
 
-__all__ = ["ORGANISATION_RESOURCES", "RESOURCES", "OrganisationData", "Table", "accounteer_datetime",
-           "check_resource"]
+__all__ = [
+    "ORGANISATION_RESOURCES",
+    "RESOURCES",
+    "OrderedRows",
+    "OrganisationData",
+    "accounteer_datetime",
+    "check_resource",
+]

@@ -669,3 +669,41 @@ __all__ = [
     "RefreshTokenChains", "RefreshTokenError", "Reply", "RollingWindowLimiter", "ServerStats", "Tenant",
     "client_credentials",
 ]
+
+
+class OrderedRows:
+    """One resource's current records in a fake, served in key order.
+
+    The order is computed once and kept until the next change, so paging through
+    a large table costs a slice per page, not a sort.
+    """
+
+    __slots__ = ("_order", "key", "rows")
+
+    def __init__(self, key: str, rows: dict[Any, dict[str, Any]] | None = None) -> None:
+        self.key = key
+        self.rows: dict[Any, dict[str, Any]] = rows if rows is not None else {}
+        self._order: list[dict[str, Any]] | None = None
+
+    def put(self, rec: dict[str, Any]) -> None:
+        """Insert or replace a record."""
+        self.rows[rec[self.key]] = rec
+        self._order = None
+
+    def remove(self, key: Any) -> None:
+        """Drop a record."""
+        del self.rows[key]
+        self._order = None
+
+    def ordered(self) -> list[dict[str, Any]]:
+        """Records in serving order (ascending key, stable across pages)."""
+        if self._order is None:
+            self._order = [self.rows[k] for k in sorted(self.rows)]
+        return self._order
+
+    def snapshot(self) -> dict[Any, dict[str, Any]]:
+        """Copies of the records by key."""
+        return {key: dict(rec) for key, rec in self.rows.items()}
+
+    def __len__(self) -> int:
+        return len(self.rows)

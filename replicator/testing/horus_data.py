@@ -30,6 +30,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from replicator.testing.exact_data import Rng, guid
+from replicator.testing.fakebase import OrderedRows
 
 # ---------------------------------------------------------------------------
 # Resources
@@ -268,40 +269,7 @@ _CHANGERS: dict[str, _Changer] = {
 
 
 # ---------------------------------------------------------------------------
-# Tables
-
-
-class Table:
-    """The current records of one resource, served in ``Id`` order."""
-
-    __slots__ = ("_order", "rows")
-
-    def __init__(self, rows: dict[str, dict[str, Any]]) -> None:
-        self.rows = rows
-        self._order: list[dict[str, Any]] | None = None
-
-    def put(self, rec: dict[str, Any]) -> None:
-        """Insert or replace a record."""
-        self.rows[rec["Id"]] = rec
-        self._order = None
-
-    def remove(self, key: str) -> None:
-        """Drop a record."""
-        del self.rows[key]
-        self._order = None
-
-    def ordered(self) -> list[dict[str, Any]]:
-        """Records in serving order (by ``Id``, stable across pages)."""
-        if self._order is None:
-            self._order = [self.rows[k] for k in sorted(self.rows)]
-        return self._order
-
-    def snapshot(self) -> dict[str, dict[str, Any]]:
-        """Copies of the records by ``Id``."""
-        return {key: dict(rec) for key, rec in self.rows.items()}
-
-    def __len__(self) -> int:
-        return len(self.rows)
+# Tables (see replicator.testing.fakebase.OrderedRows)
 
 
 class FolderData:
@@ -320,13 +288,13 @@ class FolderData:
         self._ctx = _Ctx(seed, licence, folder, counts)
         self._next_index = dict(counts)
         self._mutations = 0
-        self.tables: dict[str, Table] = {}
-        self.daybooks = Table({})
+        self.tables: dict[str, OrderedRows] = {}
+        self.daybooks = OrderedRows("Id")
         for position, (code, name, kind) in enumerate(_DAYBOOKS):
             self.daybooks.put({"Id": self._ctx.daybook(position), "FolderId": folder, "Code": code,
                                "Name": name, "Type": kind})
 
-    def table(self, resource: str) -> Table:
+    def table(self, resource: str) -> OrderedRows:
         """The table of ``resource``."""
         table = self.tables.get(resource)
         if table is None:
@@ -334,7 +302,7 @@ class FolderData:
             for i in range(self._ctx.counts[resource]):
                 rec = self._make(resource, i, None)
                 rows[rec["Id"]] = rec
-            table = self.tables[resource] = Table(rows)
+            table = self.tables[resource] = OrderedRows("Id", rows)
         return table
 
     def _make(self, resource: str, i: int, now: float | None) -> dict[str, Any]:
@@ -357,7 +325,7 @@ class FolderData:
             table.put(self._make(resource, i, now))
 
 
-def _pick(table: Table, change: int, delete: int, label: str) -> list[str]:
+def _pick(table: OrderedRows, change: int, delete: int, label: str) -> list[str]:
     if min(change, delete) < 0:
         raise ValueError("add, change and delete must not be negative")
     if change + delete > len(table):
@@ -365,7 +333,7 @@ def _pick(table: Table, change: int, delete: int, label: str) -> list[str]:
     return random.Random(label).sample(sorted(table.rows), change + delete)
 
 
-def _apply(table: Table, resource: str, changed: list[str], deleted: list[str], rng: Rng, now: float) -> None:
+def _apply(table: OrderedRows, resource: str, changed: list[str], deleted: list[str], rng: Rng, now: float) -> None:
     stamp = horus_datetime(now)
     for key in changed:
         rec = dict(table.rows[key])
@@ -394,7 +362,7 @@ class LicenceData:
         self.user_id = guid(seed, licence, "user")
         self._data: dict[str, FolderData] = {}
         self._mutations = 0
-        self.folders = Table({})
+        self.folders = OrderedRows("Id")
         self._folder_index = 0
         for _ in range(folders):
             self.folders.put(self._make_folder(None))
@@ -427,7 +395,7 @@ class LicenceData:
             data = self._data[folder] = FolderData(self.seed, self.licence, folder, self._counts)
         return data
 
-    def table(self, folder: str | None, resource: str) -> Table:
+    def table(self, folder: str | None, resource: str) -> OrderedRows:
         """The table of ``resource`` (``folder`` is ``None`` for ``folders``)."""
         spec = check_resource(resource)
         if not spec.folder_scoped:
@@ -580,6 +548,6 @@ def parse_list_body(spec: HorusResource, body: Any) -> ListQuery:
 
 __all__ = [
     "FOLDER_RESOURCES", "INCLUDE_TYPES", "REFERENCE_FIELDS", "RESOURCES", "FolderData", "HorusQueryError",
-    "HorusResource", "LicenceData", "ListQuery", "Table", "check_resource", "horus_datetime",
+    "HorusResource", "LicenceData", "ListQuery", "OrderedRows", "check_resource", "horus_datetime",
     "parse_horus_datetime", "parse_list_body",
 ]
