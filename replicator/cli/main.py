@@ -143,10 +143,10 @@ async def _export(config: cfg.Config, resource: str, tenant: str | None,
         if connection is not None and name != connection:
             continue
         provider = registry.get(conn.provider)
-        if any(r.name == resource for r in provider.resources):
+        if any(r.name == resource for r in (*provider.resources, *provider.sideloads)):
             tables.append((name, f"{provider.name}__{resource}"))
     if not tables:
-        raise ConfigError(f"no configured connection mirrors a resource named {resource!r}")
+        raise ConfigError(f"no configured connection mirrors a resource (or sideload) named {resource!r}")
     store = open_store(config.store.url)
     await store.open()
     count = 0
@@ -181,6 +181,8 @@ def cmd_providers(args: argparse.Namespace) -> int:
         for resource in provider.resources:
             cursor = f"cursor {resource.cursor.field}" if resource.cursor else "full scan"
             print(f"  {resource.name:<28} {cursor:<22} {resource.description}")
+        for sideload in provider.sideloads:
+            print(f"  {sideload.name:<28} {'sideload':<22} {sideload.description}")
     for name, why in sorted(registry.failures.items()):
         print(f"{name}: FAILED TO LOAD: {why}")
     return EXIT_FAILED if registry.failures and not registry.providers else EXIT_OK
