@@ -177,7 +177,8 @@ def cmd_providers(args: argparse.Namespace) -> int:
     registry = load_providers()
     for name in sorted(registry.providers):
         provider = registry.providers[name]
-        print(f"{name}: {provider.title or name} (default base URL {provider.default_base_url})")
+        base = provider.default_base_url or "set per connection"
+        print(f"{name}: {provider.title or name} (base URL: {base})")
         for resource in provider.resources:
             cursor = f"cursor {resource.cursor.field}" if resource.cursor else "full scan"
             print(f"  {resource.name:<28} {cursor:<22} {resource.description}")
