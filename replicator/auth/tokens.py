@@ -24,7 +24,7 @@ import orjson
 
 from replicator.auth.flows import AuthFlow, OAuth2ClientCredentials, OAuth2Refresh, Send
 from replicator.clock import Clock
-from replicator.errors import AuthError, NeedsReauth, RetryableError, Where
+from replicator.errors import AuthError, NeedsReauth, ReplicatorError, RetryableError, Where
 from replicator.stores.base import Credentials, Store
 from replicator.types import Request, Response
 
@@ -107,7 +107,12 @@ class TokenManager:
         if self._clock.time() < allowed:
             # The provider would refuse (and some count it against us): wait.
             await self._clock.sleep(allowed - self._clock.time())
-        response = await self._send(self._request(refresh_token or ""))
+        try:
+            response = await self._send(self._request(refresh_token or ""))
+        except ReplicatorError as exc:
+            # A GET token call carries the secrets in its URL, and transport errors
+            # name the URL: scrub before the error travels to a log.
+            raise self._scrubbed(exc, where) from None
         payload = _json(response)
         if response.status != 200:
             raise self._refusal(response, payload, where)
@@ -158,6 +163,13 @@ class TokenManager:
             if secret:
                 text = text.replace(secret, "***")
         return text
+
+    def _scrubbed(self, exc: ReplicatorError, where: Where) -> ReplicatorError:
+        clean = self._redact(exc.message)
+        exc.message = clean
+        exc.where = where
+        exc.args = (f"{clean} [{where}]",)
+        return exc
 
     def _refusal(self, response: Response, payload: dict[str, object], where: Where) -> Exception:
         error = self._redact(str(payload.get("error") or ""))[:100]

@@ -90,3 +90,29 @@ async def test_a_refresh_can_be_a_get_with_query_parameters() -> None:
         assert saved is not None and saved.refresh_token == "rt-2"
     finally:
         await clock.aclose()
+
+
+async def test_a_failed_get_token_call_does_not_leak_its_query() -> None:
+    from replicator.errors import RetryableError, Where
+
+    clock = VirtualClock(autojump_threshold=0)
+    store = MemoryStore()
+    await store.open()
+
+    async def reset(request: Request) -> Response:
+        raise RetryableError(f"connection failed: reset while reading {request.url}", Where(url=request.url))
+
+    manager = TokenManager("acc", OAuth2Refresh(token_path="/oauth/v2/token", method="GET"), base_url=BASE,
+                           client_id="id", client_secret="cs-very-secret", seed_refresh_token="rt-very-secret",
+                           store=store, send=reset, clock=clock)
+    try:
+        try:
+            await manager.token()
+        except RetryableError as exc:
+            text = f"{exc} {exc.message} {exc.where}"
+            assert "cs-very-secret" not in text and "rt-very-secret" not in text, text
+            assert exc.where.url == BASE + "/oauth/v2/token"
+        else:
+            raise AssertionError("the reset was not raised")
+    finally:
+        await clock.aclose()
