@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import msgspec
@@ -190,19 +189,6 @@ class HorusProvider(Provider):
             return self._decoder(record, single).decode(body)
         except msgspec.DecodeError as exc:
             raise DecodeError(_error_text(body) or f"malformed page: {exc}", Where(url=response.url)) from exc
-
-    # -- rate limits -----------------------------------------------------------
-
-    def retry_at(self, response: Response) -> float | None:
-        # Only the HTTP-date form can be turned into an epoch here: the delay form
-        # ("Retry-After: 30") needs the clock, which the contract does not give.
-        value = response.headers.get("Retry-After", "")
-        if not value or value.strip().isdigit():
-            return None
-        try:
-            return parsedate_to_datetime(value).timestamp()
-        except (TypeError, ValueError):
-            return None
 
 
 def _error_text(body: bytes) -> str | None:
