@@ -31,23 +31,45 @@ class ExactDate(IsoTimestamp):
 _EPOCH = datetime(1970, 1, 1)
 _HOUR_MS = 3_600_000
 _DAY_MS = 86_400_000
-# Hot path: a sync page has thousands of dates. Amsterdam's UTC offset only changes
-# on the hour, so it is looked up once per wall-clock hour; the date part of the
-# text once per day. (A zoneinfo conversion plus strftime cost ~9 us a value.)
-_OFFSET_MS: dict[int, int] = {}
+# Hot path: a sync page of 1000 transaction lines has 3000 dates, and a zoneinfo
+# conversion plus strftime costs ~9 us a value. Amsterdam's offset is looked up
+# once per wall-clock day (once per hour on the two days a year it changes), the
+# date text once per UTC day, and the time of day is put together from two
+# tables; a value seen before (a transaction Date repeats across lines) is one
+# dict lookup. Measured: ~5 us -> ~2 us a new value, 0.2 us a repeated one.
+_TRANSITION_DAY = 1  # a sentinel no offset can equal: the offset changes that day
+_DAY_OFFSET_MS: dict[int, int] = {}
+_HOUR_OFFSET_MS: dict[int, int] = {}
 _DAY_TEXT: dict[int, str] = {}
+_HOUR_MINUTE = [f"T{h:02d}:{m:02d}:" for h in range(24) for m in range(60)]
+_SECOND = [f"{s:02d}." for s in range(60)]
+_SEEN: dict[str, ExactDate] = {}
+_SEEN_MAX = 16_384  # transaction Dates repeat (a few hundred days); memory stays flat
+
+
+def _offset_ms(wall: datetime) -> int:
+    utcoffset = wall.replace(tzinfo=AMSTERDAM).utcoffset()
+    return int(utcoffset.total_seconds() * 1000) if utcoffset else 0
+
+
+def _day_offset_ms(wall_day: int) -> int:
+    start = _EPOCH + timedelta(days=wall_day)
+    first, last = _offset_ms(start), _offset_ms(start + timedelta(hours=23, minutes=59))
+    return first if first == last else _TRANSITION_DAY
 
 
 def _wall_ms_to_iso(wall_ms: int) -> str:
-    hour = wall_ms // _HOUR_MS
-    offset = _OFFSET_MS.get(hour)
+    wall_day = wall_ms // _DAY_MS
+    offset = _DAY_OFFSET_MS.get(wall_day)
     if offset is None:
-        if len(_OFFSET_MS) > 200_000:
-            _OFFSET_MS.clear()
-        wall = (_EPOCH + timedelta(milliseconds=hour * _HOUR_MS)).replace(tzinfo=AMSTERDAM)
-        utcoffset = wall.utcoffset()
-        offset = int(utcoffset.total_seconds() * 1000) if utcoffset else 0
-        _OFFSET_MS[hour] = offset
+        if len(_DAY_OFFSET_MS) > 200_000:
+            _DAY_OFFSET_MS.clear()
+        offset = _DAY_OFFSET_MS[wall_day] = _day_offset_ms(wall_day)
+    if offset == _TRANSITION_DAY:
+        hour = wall_ms // _HOUR_MS
+        offset = _HOUR_OFFSET_MS.get(hour)
+        if offset is None:
+            offset = _HOUR_OFFSET_MS[hour] = _offset_ms(_EPOCH + timedelta(milliseconds=hour * _HOUR_MS))
     day, rest = divmod(wall_ms - offset, _DAY_MS)
     prefix = _DAY_TEXT.get(day)
     if prefix is None:
@@ -57,26 +79,34 @@ def _wall_ms_to_iso(wall_ms: int) -> str:
         if len(prefix) != 10:  # years before 1000 or after 9999
             raise ValueError(f"date out of range: {prefix}")
         _DAY_TEXT[day] = prefix
-    hours, rest = divmod(rest, _HOUR_MS)
-    minutes, rest = divmod(rest, 60_000)
     seconds, millis = divmod(rest, 1000)
-    return f"{prefix}T{hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}Z"
+    minutes, seconds = divmod(seconds, 60)
+    return f"{prefix}{_HOUR_MINUTE[minutes]}{_SECOND[seconds]}{millis:03d}Z"
 
 
 def parse_exact_date(value: str) -> ExactDate:
     """``/Date(ms)/`` (Amsterdam wall time) -> ISO UTC; ISO strings pass through."""
+    seen = _SEEN.get(value)
+    if seen is not None:
+        return seen
     if value.startswith("/Date(") and value.endswith(")/"):
         inner = value[6:-2]
-        # "/Date(1672531200000+0100)/" also occurs in OData v2: the offset is informative.
-        for sign in ("+", "-"):
-            cut = inner.find(sign, 1)
-            if cut > 0:
-                inner = inner[:cut]
-        return ExactDate(_wall_ms_to_iso(int(inner)))
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=AMSTERDAM)
-    return ExactDate(iso_utc(parsed))
+        if not inner.isdigit():
+            # "/Date(1672531200000+0100)/" also occurs in OData v2: the offset is informative.
+            for sign in ("+", "-"):
+                cut = inner.find(sign, 1)
+                if cut > 0:
+                    inner = inner[:cut]
+        result = ExactDate(_wall_ms_to_iso(int(inner)))
+    else:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=AMSTERDAM)
+        result = ExactDate(iso_utc(parsed))
+    if len(_SEEN) >= _SEEN_MAX:
+        _SEEN.clear()
+    _SEEN[value] = result
+    return result
 
 
 def exact_filter_datetime(iso: str) -> str:

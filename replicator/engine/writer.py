@@ -23,7 +23,8 @@ _CLOSE = object()
 class Writer:
     """Batches :class:`PageWrite` s into store transactions."""
 
-    __slots__ = ("_on_commit", "_queue", "_store", "_taken", "commits", "failure", "max_pages", "max_rows")
+    __slots__ = ("_on_commit", "_queue", "_store", "_taken", "commits", "failure", "max_pages", "max_rows",
+                 "queued_rows")
 
     def __init__(self, store: Store, *, max_pages: int = 20, max_rows: int = 20_000,
                  queue_size: int = 64,
@@ -34,6 +35,10 @@ class Writer:
         self._on_commit = on_commit
         self.max_pages = max_pages
         self.max_rows = max_rows
+        # Rows queued and not yet taken by run(). The queue is bounded in pages
+        # *and* in rows: 64 pages of 1000 records, decoded, would be ~100 MB
+        # waiting for a store that is slower than the network.
+        self.queued_rows = 0
         self.commits = 0
         self.failure: ReplicatorError | None = None
 
@@ -45,7 +50,19 @@ class Writer:
         """
         if self.failure is not None:
             raise StoreError(f"replica store failed earlier: {self.failure.message}")
-        await self._queue.put(page)
+        await self.room()
+        self.put_nowait(page)
+
+    def full(self) -> bool:
+        """True while a page more would wait: the queue holds ``max_rows`` rows (a whole
+        batch, ready for when the current one commits) or its page limit."""
+        return self._queue.full() or self.queued_rows >= self.max_rows
+
+    async def drained(self) -> None:
+        """Wait until the queue is no longer :meth:`full` (never raises)."""
+        while self.full():
+            self._taken.clear()
+            await self._taken.wait()
 
     async def room(self) -> None:
         """Wait until :meth:`put_nowait` can queue a page.
@@ -53,17 +70,15 @@ class Writer:
         Raises:
             StoreError: the writer already failed.
         """
-        queue = self._queue
-        while queue.full():
-            # Queue.put() would wait the same way; waiting here first lets the
-            # caller build the page's state right before it is queued.
-            self._taken.clear()
-            await self._taken.wait()
+        # Waiting here, not in Queue.put(), lets the caller build the page's
+        # state right before it is queued.
+        await self.drained()
         if self.failure is not None:
             raise StoreError(f"replica store failed earlier: {self.failure.message}")
 
     def put_nowait(self, page: PageWrite) -> None:
         self._queue.put_nowait(page)
+        self.queued_rows += len(page.rows)
 
     async def close(self) -> None:
         """Commit what is queued, then stop :meth:`run`."""
@@ -74,8 +89,8 @@ class Writer:
         closing = False
         while not closing:
             item = await queue.get()
-            self._taken.set()
             if item is _CLOSE:
+                self._taken.set()
                 return
             assert isinstance(item, PageWrite)
             batch = [item]
@@ -91,6 +106,8 @@ class Writer:
                 assert isinstance(more, PageWrite)
                 batch.append(more)
                 rows += len(more.rows)
+            self.queued_rows -= rows
+            self._taken.set()
             if self.failure is not None:
                 continue  # keep draining so producers blocked on put() are released
             try:

@@ -12,7 +12,7 @@ from tests.integration.conftest import SMALL, assert_mirrors, make_env
 
 
 async def test_a_429_is_waited_out_until_the_reset_the_headers_give(tmp_path: Path) -> None:
-    # Another client of the same app spends most of a minute behind the engine's
+    # Another client of the same app spends a whole minute behind the engine's
     # back: the engine's next calls get 429s, which it must wait out until the
     # reset the headers give, not retry.
     # Four resources with many pages: four requests in flight at once.
@@ -23,7 +23,7 @@ async def test_a_429_is_waited_out_until_the_reset_the_headers_give(tmp_path: Pa
         started = clock.time()
         minute = started - started % 60
         env.server.faults.slow(100_000, 0.2)  # answers take (virtual) time
-        clock.call_at(minute + 61.5, lambda: env.server.spend(division, 50))
+        clock.call_at(minute + 61.5, lambda: env.server.spend(division, 60))
         summary = await env.run()
         assert summary.ok, summary
         await assert_mirrors(env)
