@@ -150,7 +150,7 @@ def _stats(server: _BenchServer) -> dict[str, Any]:
         "rate_limited": stats.rate_limited,
         "pages_served": stats.pages_served,
         "records_served": stats.records_served.total(),
-        "accepted": {str(tenant): times for tenant, times in stats._accepted.items()},
+        "accepted": {str(tenant): times for tenant, times in stats.accepted_times().items()},
         "now": server.clock.time(),
         "refusals": server.refusals[:100],
     }
@@ -201,9 +201,6 @@ def _serve(pipe: Connection, spec: ServerSpec) -> None:
                     break
                 if op == "stats":
                     pipe.send(_stats(server))
-                elif op == "reset":
-                    server.stats.__init__()  # type: ignore[misc]
-                    pipe.send(True)
                 elif op == "configure":
                     server.latency = float(arg.get("latency", server.latency))
                     server.sync_page_size = int(arg.get("sync_page_size", server.sync_page_size))
@@ -247,9 +244,6 @@ class ServerHandle:
 
     def stats(self) -> dict[str, Any]:
         return dict(self._call("stats"))
-
-    def reset(self) -> None:
-        self._call("reset")
 
     def configure(self, **values: float) -> None:
         self._call("configure", values)

@@ -95,8 +95,7 @@ def main() -> None:
     parser.add_argument("--spec", required=True)
     spec = json.loads(Path(parser.parse_args().spec).read_text())
     Path(spec["workdir"]).mkdir(parents=True, exist_ok=True)
-    for name in ("push", ):
-        _Meter.wrap(Scheduler, name)
+    _Meter.wrap(Scheduler, "push")
     for name in ("acquire", "release", "observe"):
         _Meter.wrap(TenantBudget, name)
     result = asyncio.run(_run(spec))

@@ -22,31 +22,18 @@ from typing import Any
 import aiohttp
 import msgspec
 
+from replicator_exact.records import ExactDate, TransactionLine
 
-class Line(msgspec.Struct):
-    ID: str
-    Timestamp: int
-    Division: int | None = None
-    Date: str | None = None
-    FinancialYear: int | None = None
-    FinancialPeriod: int | None = None
-    EntryNumber: int | None = None
-    JournalCode: str | None = None
-    GLAccount: str | None = None
-    GLAccountCode: str | None = None
-    Account: str | None = None
-    AmountDC: float | None = None
-    AmountFC: float | None = None
-    Currency: str | None = None
-    Description: str | None = None
-    VATCode: str | None = None
-    Type: int | None = None
-    Created: str | None = None
-    Modified: str | None = None
+# The engine's own record type, with its dates left as the wire's text: the
+# conversion to ISO UTC is engine work, not part of this limit.
+Line = msgspec.defstruct("Line", [
+    (f.name, str | None if f.type == (ExactDate | None) else f.type, f.default)
+    for f in msgspec.structs.fields(TransactionLine)
+])
 
 
 class Results(msgspec.Struct):
-    results: list[Line]
+    results: list[Line]  # type: ignore[valid-type]
     next: str | None = msgspec.field(default=None, name="__next")
 
 

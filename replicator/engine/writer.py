@@ -53,26 +53,18 @@ class Writer:
         await self.room()
         self.put_nowait(page)
 
-    def full(self) -> bool:
-        """True while a page more would wait: the queue holds ``max_rows`` rows (a whole
-        batch, ready for when the current one commits) or its page limit."""
-        return self._queue.full() or self.queued_rows >= self.max_rows
-
-    async def drained(self) -> None:
-        """Wait until the queue is no longer :meth:`full` (never raises)."""
-        while self.full():
-            self._taken.clear()
-            await self._taken.wait()
-
     async def room(self) -> None:
         """Wait until :meth:`put_nowait` can queue a page.
 
         Raises:
             StoreError: the writer already failed.
         """
-        # Waiting here, not in Queue.put(), lets the caller build the page's
-        # state right before it is queued.
-        await self.drained()
+        # Full at its page limit or at max_rows queued rows (a whole batch, ready
+        # for when the current one commits). Waiting here, not in Queue.put(),
+        # lets the caller build the page's state right before it is queued.
+        while self._queue.full() or self.queued_rows >= self.max_rows:
+            self._taken.clear()
+            await self._taken.wait()
         if self.failure is not None:
             raise StoreError(f"replica store failed earlier: {self.failure.message}")
 

@@ -262,6 +262,10 @@ class ServerStats:
         """Count a call of ``tenant`` at clock time ``when`` that consumed rate-limit budget."""
         self._accepted.setdefault(tenant, []).append(when)
 
+    def accepted_times(self) -> dict[Tenant, list[float]]:
+        """Clock times of every budget-consuming call, by tenant."""
+        return self._accepted
+
     def calls(self, tenant: Tenant) -> int:
         """Calls of ``tenant`` that consumed budget."""
         return len(self._accepted.get(tenant, ()))
