@@ -30,6 +30,7 @@ class LimitsConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Process-wide limits."""
 
     max_in_flight: Annotated[int, msgspec.Meta(ge=1, le=4096)] = 64
+    max_records_in_flight: Annotated[int, msgspec.Meta(ge=1)] = 16_000
     pool_size: Annotated[int, msgspec.Meta(ge=1, le=10000)] | None = None
     request_timeout: Annotated[float, msgspec.Meta(gt=0, le=600)] = 60.0
     batch_pages: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 20

@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 
 from replicator.auth import OAuth2Refresh
-from replicator.decoding import json_body
+from replicator.decoding import WireRecord, json_body
 from replicator.errors import DecodeError, Where
 from replicator.limits import LimitPolicy, Observation, WindowSpec
 from replicator.paging import follow
@@ -90,7 +90,7 @@ class ExactOnlineProvider(Provider):
     def __init__(self, base_url: str | None = None, options: Any = None) -> None:
         super().__init__(base_url, options)
         self._origin = origin_of(self.base_url)
-        self._decoders: dict[type[msgspec.Struct], msgspec.json.Decoder[Any]] = {}
+        self._decoders: dict[type[msgspec.Struct], tuple[msgspec.json.Decoder[Any], WireRecord]] = {}
 
     def auth(self) -> OAuth2Refresh:
         return OAuth2Refresh(token_path="/api/oauth2/token", client_auth="body",
@@ -141,24 +141,29 @@ class ExactOnlineProvider(Provider):
                 deletes.setdefault(target, []).append(key)
         return Page(page.results, next_request, deletes=deletes)
 
-    def _decoder(self, record: type[msgspec.Struct]) -> msgspec.json.Decoder[Any]:
-        decoder = self._decoders.get(record)
-        if decoder is None:
+    def _decoder(self, record: type[msgspec.Struct]) -> tuple[msgspec.json.Decoder[Any], WireRecord]:
+        found = self._decoders.get(record)
+        if found is None:
+            # Dates are read as text and converted after the page (WireRecord).
+            wire = WireRecord(record)
             inner = msgspec.defstruct(f"{record.__name__}Results",
-                                      [("results", list[record]),  # type: ignore[valid-type]
+                                      [("results", list[wire.type]),  # type: ignore[name-defined]
                                        ("next", str | None, None)], rename={"next": "__next"})
             envelope = msgspec.defstruct(f"{record.__name__}Envelope", [("d", inner)])
             # strict=False: Exact serialises some numbers (Int64, expires_in) as strings.
-            decoder = msgspec.json.Decoder(envelope, dec_hook=r.dec_hook, strict=False)
-            self._decoders[record] = decoder
-        return decoder
+            found = self._decoders[record] = (
+                msgspec.json.Decoder(envelope, dec_hook=r.dec_hook, strict=False), wire)
+        return found
 
     def _decode_list(self, record: type[msgspec.Struct], response: Response) -> Any:
         body = json_body(response)
+        decoder, wire = self._decoder(record)
         try:
-            return self._decoder(record).decode(body).d
-        except msgspec.DecodeError as exc:
+            page = decoder.decode(body).d
+            wire.finish(page.results)
+        except (msgspec.DecodeError, ValueError) as exc:
             raise DecodeError(f"malformed page: {exc}", Where(url=response.url)) from exc
+        return page
 
     # -- rate limits -----------------------------------------------------------
 

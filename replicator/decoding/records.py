@@ -14,7 +14,7 @@ import types
 import typing
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import msgspec
 import orjson
@@ -37,9 +37,16 @@ class IsoTimestamp(str):
 
     Providers with odd date formats subclass it and convert in their ``dec_hook``
     (Exact's ``/Date(ms)/``), so the replica holds one sortable representation.
+
+    A subclass may instead set ``from_wire`` to a function from the wire's text to
+    ISO text. :class:`WireRecord` then decodes the field as plain text and converts
+    it once the page is decoded: that skips msgspec's call into the ``dec_hook``
+    and the subclass instance for every value, which on Exact's pages (three dates
+    a record) cut decoding from about 8 to about 3 us a record.
     """
 
     __slots__ = ()
+    from_wire: ClassVar[staticmethod[[str], str] | None] = None
 
 
 def _unwrap_optional(tp: Any) -> Any:
@@ -105,24 +112,74 @@ def narrow(record: type[msgspec.Struct], keep: Iterable[str], *, required: Seque
             f"{record.__name__} has no field(s) {', '.join(unknown)}; "
             f"it has {', '.join(sorted(known))}"
         )
+    return _rebuild(record, [(f, f.type) for f in fields if f.encode_name in wanted])
+
+
+def _rebuild(record: type[msgspec.Struct], fields: Sequence[tuple[msgspec.structs.FieldInfo, Any]],
+             **options: Any) -> type[msgspec.Struct]:
+    """A Struct named like ``record`` with the given fields, each with its new type."""
     spec: list[Any] = []
     rename: dict[str, str] = {}
-    for f in fields:
-        if f.encode_name not in wanted:
-            continue
+    for f, tp in fields:
         if f.default is not msgspec.NODEFAULT:
-            spec.append((f.name, f.type, f.default))
+            spec.append((f.name, tp, f.default))
         elif f.default_factory is not msgspec.NODEFAULT:
-            spec.append((f.name, f.type, msgspec.field(default_factory=f.default_factory)))
+            spec.append((f.name, tp, msgspec.field(default_factory=f.default_factory)))
         else:
-            spec.append((f.name, f.type))
+            spec.append((f.name, tp))
         if f.name != f.encode_name:
             rename[f.name] = f.encode_name
     config = record.__struct_config__
     return msgspec.defstruct(
         record.__name__, spec, rename=rename or None, forbid_unknown_fields=config.forbid_unknown_fields,
-        kw_only=True, module=record.__module__,  # keyword-only: field order is free
+        kw_only=True, module=record.__module__, **options,  # keyword-only: field order is free
     )
+
+
+class WireRecord:
+    """A record type as it is read off the wire, and what turns it into the record.
+
+    Fields typed with an :class:`IsoTimestamp` subclass that has ``from_wire`` are
+    decoded as plain text into ``type`` (a twin of the record with the same
+    fields, names and order) and converted in place by :meth:`finish`; every other
+    field decodes as declared. The twin is not tracked by the garbage collector:
+    a decoded record holds plain values and cannot be part of a reference cycle,
+    and pages of them in flight would otherwise make every collection walk them.
+    """
+
+    __slots__ = ("_converters", "type")
+
+    def __init__(self, record: type[msgspec.Struct]) -> None:
+        fields = _fields(record)
+        converters: list[tuple[str, str, Callable[[str], str]]] = []
+        retyped: list[tuple[msgspec.structs.FieldInfo, Any]] = []
+        for f in fields:
+            base = _unwrap_optional(f.type)
+            convert = base.from_wire if isinstance(base, type) and issubclass(base, IsoTimestamp) else None
+            if convert is None:
+                retyped.append((f, f.type))
+                continue
+            converters.append((f.name, f.encode_name, convert))
+            retyped.append((f, str | None if base is not f.type else str))
+        self._converters = tuple(converters)
+        self.type = record if not converters else _rebuild(record, retyped, gc=False)
+
+    def finish(self, records: Sequence[msgspec.Struct]) -> None:
+        """Convert the wire's text of the ``from_wire`` fields, in place.
+
+        Raises:
+            ValueError: a value the field's ``from_wire`` refused, with its position
+                (``results[3].Date``).
+        """
+        for name, wire_name, convert in self._converters:
+            for record in records:
+                value = getattr(record, name)
+                if value is not None:
+                    try:
+                        setattr(record, name, convert(value))
+                    except (ValueError, OverflowError) as exc:
+                        where = f"results[{list(records).index(record)}].{wire_name}"
+                        raise ValueError(f"{exc} - at {where}") from exc
 
 
 def _to_json(value: Any) -> Any:

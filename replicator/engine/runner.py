@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from replicator import config as cfg
 from replicator.clock import Clock, SystemClock
 from replicator.engine.connection import ConnectionApi, ConnectionRuntime
+from replicator.engine.inflight import RecordsInFlight
 from replicator.engine.scheduler import Scheduler
 from replicator.engine.stats import RunStats, Snapshot
 from replicator.engine.streams import FanoutPage, Stream, TenantSlot
@@ -144,6 +145,7 @@ class Engine:
         self.stats = RunStats(self.clock.time())
         self.scheduler = Scheduler(self.clock)
         self._slots = asyncio.Semaphore(limits.max_in_flight)
+        self._records = RecordsInFlight(limits.max_records_in_flight)
         self.writer = Writer(store, max_pages=limits.batch_pages, on_commit=self._committed)
         self.connections = build_connections(config, self.registry, store=store,
                                              transport=self.transport, clock=self.clock,
@@ -256,8 +258,10 @@ class Engine:
     async def _dispatch(self, work: asyncio.TaskGroup) -> None:
         while True:
             await self._slots.acquire()
+            await self._records.acquire()
             item = await self.scheduler.next()
             if item is None:
+                self._records.release()
                 self._slots.release()
                 return
             assert isinstance(item, (Stream, FanoutPage))
@@ -284,6 +288,7 @@ class Engine:
         except Exception as exc:  # a bug in a provider or here ends this stream only
             await self._fail(item, f"internal error: {type(exc).__name__}: {exc}")
         finally:
+            self._records.release()
             self._slots.release()
             if not stream.done and self.scheduler.stopping:
                 # Leave it: its committed state is where the next run resumes.
@@ -299,6 +304,7 @@ class Engine:
         try:
             response = await conn.exchange(request, stream.slot.tenant.id, where)
             page = conn.provider.decode(stream.bound, response)
+            self._records.observe(len(page.records))
             for follow_up in (page.next, *page.fanout):
                 if follow_up is not None and origin_of(follow_up.url) != conn.origin:
                     raise PagingError(f"next page on foreign origin {origin_of(follow_up.url)}", where)

@@ -26,7 +26,7 @@ class Writer:
     __slots__ = ("_on_commit", "_queue", "_store", "_taken", "commits", "failure", "max_pages", "max_rows",
                  "queued_rows")
 
-    def __init__(self, store: Store, *, max_pages: int = 20, max_rows: int = 20_000,
+    def __init__(self, store: Store, *, max_pages: int = 20, max_rows: int = 10_000,
                  queue_size: int = 64,
                  on_commit: Callable[[list[PageWrite]], None] | None = None) -> None:
         self._store = store

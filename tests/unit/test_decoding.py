@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Optional
 from zoneinfo import ZoneInfo
@@ -9,7 +10,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 import pytest
 
-from replicator.decoding import IsoTimestamp, RowBuilder, columns_of, iso_utc, narrow, select_of
+from replicator.decoding import IsoTimestamp, RowBuilder, WireRecord, columns_of, iso_utc, narrow, select_of
 from replicator.errors import PluginError
 from replicator.stores.base import Column
 from replicator_exact.records import (
@@ -17,6 +18,7 @@ from replicator_exact.records import (
     ExactDate,
     TransactionLine,
     dec_hook,
+    exact_date_text,
     exact_filter_datetime,
     parse_exact_date,
 )
@@ -165,6 +167,58 @@ def test_row_builder_refuses_an_unknown_key() -> None:
         RowBuilder(Plain, "Key")
 
 
+# -- WireRecord ------------------------------------------------------------------------
+
+
+def _shout(text: str) -> str:
+    if text == "bad":
+        raise ValueError("not loud enough: 'bad'")
+    return text.upper()
+
+
+class Loud(IsoTimestamp):
+    __slots__ = ()
+    from_wire = staticmethod(_shout)
+
+
+class Stamped(msgspec.Struct, kw_only=True):
+    ID: str
+    At: Loud
+    Seen: Loud | None = None
+    Booked: IsoTimestamp | None = None
+    Renamed: Loud | None = msgspec.field(default=None, name="Other-Name")
+
+
+def test_wire_record_reads_from_wire_fields_as_text_and_converts_them_after() -> None:
+    wire = WireRecord(Stamped)
+    assert wire.type is not Stamped
+    assert msgspec.structs.fields(wire.type)[1].type is str
+    body = b'[{"ID": "a", "At": "x", "Seen": null, "Booked": "b", "Other-Name": "y"}, {"ID": "b", "At": "z"}]'
+    # Fields without from_wire still decode as declared, through the dec_hook.
+    records = msgspec.json.decode(body, type=list[wire.type],  # type: ignore[name-defined]
+                                  dec_hook=lambda tp, value: tp(value))
+    assert type(records[0].Booked) is IsoTimestamp
+    wire.finish(records)
+    assert [msgspec.structs.astuple(r) for r in records] == [("a", "X", None, "b", "Y"),
+                                                             ("b", "Z", None, None, None)]
+    # Same fields, names and order as the record: rows line up with its columns.
+    assert [c.name for c in columns_of(wire.type)] == [c.name for c in columns_of(Stamped)]
+
+
+def test_wire_record_names_the_value_it_could_not_convert() -> None:
+    wire = WireRecord(Stamped)
+    records = msgspec.json.decode(b'[{"ID": "a", "At": "x"}, {"ID": "b", "At": "x", "Other-Name": "bad"}]',
+                                  type=list[wire.type])  # type: ignore[name-defined]
+    with pytest.raises(ValueError, match=re.escape("not loud enough: 'bad' - at results[1].Other-Name")):
+        wire.finish(records)
+
+
+def test_wire_record_of_a_record_without_from_wire_fields_is_the_record() -> None:
+    wire = WireRecord(Line)
+    assert wire.type is Line
+    wire.finish([Line(sub="s", ID="a", Timestamp=1)])
+
+
 # -- Exact dates ----------------------------------------------------------------------
 
 
@@ -210,6 +264,30 @@ def test_an_out_of_range_exact_date_is_a_validation_error(raw: str) -> None:
     comes in, the decoder must report it as a bad value, not crash."""
     with pytest.raises(msgspec.ValidationError, match="not an Exact date"):
         msgspec.json.decode(f'"{raw}"'.encode(), type=ExactDate, dec_hook=dec_hook)
+
+
+def _reference(wall_ms: int) -> str:
+    """Exact's wall milliseconds -> UTC the slow, obvious way (zoneinfo, fold=0)."""
+    wall = datetime(1970, 1, 1) + timedelta(milliseconds=wall_ms)
+    return iso_utc(wall.replace(tzinfo=AMS))
+
+
+@pytest.mark.parametrize("start", [
+    datetime(2023, 3, 26), datetime(2023, 10, 29),  # the two changes of a year
+    datetime(1937, 6, 30), datetime(1940, 5, 15),  # +00:19:32 -> +00:20 -> +01:40 -> +02:00
+    datetime(1930, 1, 1),  # Amsterdam Mean Time, +00:19:32
+])
+def test_exact_dates_agree_with_zoneinfo_around_every_kind_of_offset_change(start: datetime) -> None:
+    first = int((start - datetime(1970, 1, 1)) / timedelta(milliseconds=1))
+    for wall_ms in range(first, first + 36 * 3_600_000, 7 * 60_000 + 1_001):
+        assert exact_date_text(f"/Date({wall_ms})/") == _reference(wall_ms), wall_ms
+
+
+def test_exact_date_text_is_plain_text_and_parse_exact_date_its_typed_twin() -> None:
+    assert type(exact_date_text("/Date(1688169600123)/")) is str
+    assert exact_date_text("/Date(1688169600123)/") == parse_exact_date("/Date(1688169600123)/")
+    with pytest.raises(ValueError, match=re.escape("not an Exact date: '/Date(²)/'")):
+        exact_date_text("/Date(²)/")
 
 
 @pytest.mark.parametrize(

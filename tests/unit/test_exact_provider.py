@@ -58,6 +58,13 @@ def test_decodes_records_next_link_dates_and_int64_strings() -> None:
     (b'{"d": {"results": [{"ID": "a", "Timestamp": 1}', "application/json", "malformed page"),
     (b'{"d": {"results": [{"ID": 3, "Timestamp": 1}]}}', "application/json",
      "Expected `str`, got `int` - at `$.d.results[0].ID`"),
+    (b'{"d": {"results": [{"ID": "a", "Timestamp": 1, "Date": "/Date(1672531200000)/"},'
+     b' {"ID": "b", "Timestamp": 2, "Modified": "/Date(soon)/"}]}}', "application/json",
+     "malformed page: not an Exact date: '/Date(soon)/' - at results[1].Modified"),
+    (b'{"d": {"results": [{"ID": "a", "Timestamp": 1, "Date": "/Date(-62135596800000)/"}]}}',
+     "application/json", "not an Exact date: '/Date(-62135596800000)/' - at results[0].Date"),
+    (b'{"d": {"results": [{"ID": "a", "Timestamp": 1, "Date": 5}]}}', "application/json",
+     "Expected `str | null`, got `int` - at `$.d.results[0].Date`"),
 ])
 def test_bad_pages_are_clear_decode_errors(body: bytes, content_type: str, expected: str) -> None:
     provider = ExactOnlineProvider(BASE)
