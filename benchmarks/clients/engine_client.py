@@ -78,13 +78,13 @@ async def _run(spec: dict[str, Any]) -> dict[str, Any]:
     try:
         if spec.get("duration"):
             asyncio.get_running_loop().call_later(float(spec["duration"]), engine.stop)
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         summary = await engine.run()
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     finally:
         await store.close()
     snap = summary.snapshot
-    return {"seconds": seconds, "requests": snap.requests, "pages": snap.pages,
+    return {"seconds": seconds, "run_cpu_seconds": cpu, "requests": snap.requests, "pages": snap.pages,
             "rate_limited_seen": snap.rate_limited, "retries": snap.retries, "errors": snap.errors,
             "failed": {**summary.failed_tenants, **summary.failed_connections, "fatal": summary.fatal}
             if not summary.ok else {}}
