@@ -99,7 +99,8 @@ class Page:
     """What one response yields.
 
     Attributes:
-        records: decoded records (instances of the bound record type).
+        records: decoded records: instances of the bound record type, or of its
+            :class:`~replicator.decoding.WireRecord` twin (same fields, names and order).
         next: the request for the next page, or None on the last page.
         fanout: the other pages of this pass, when the first page tells how many
             there are (page-number paging with a total): they do not depend on each
