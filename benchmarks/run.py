@@ -1,7 +1,7 @@
 """One command for every benchmark scenario: ``python -m benchmarks.run``.
 
     python -m benchmarks.run                 # the quick version (under 5 minutes)
-    python -m benchmarks.run --full          # the full version (about half an hour)
+    python -m benchmarks.run --full          # the full version (about 15 minutes)
     python -m benchmarks.run --smoke         # the smallest case, for CI (seconds)
     python -m benchmarks.run --only fleet    # one scenario: throughput, fleet, scale
 

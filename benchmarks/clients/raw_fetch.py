@@ -22,14 +22,12 @@ from typing import Any
 import aiohttp
 import msgspec
 
-from replicator_exact.records import ExactDate, TransactionLine
+from replicator.decoding import WireRecord
+from replicator_exact.records import TransactionLine
 
-# The engine's own record type, with its dates left as the wire's text: the
-# conversion to ISO UTC is engine work, not part of this limit.
-Line = msgspec.defstruct("Line", [
-    (f.name, str | None if f.type == (ExactDate | None) else f.type, f.default)
-    for f in msgspec.structs.fields(TransactionLine)
-])
+# The engine's own wire type: its dates left as the wire's text (WireRecord), since
+# converting them to ISO UTC is engine work, not part of this limit.
+Line = WireRecord(TransactionLine).type
 
 
 class Results(msgspec.Struct):

@@ -4,7 +4,8 @@
 
 SPEC: ``source`` (a replica the engine wrote), ``table``, ``workdir``, and
 optionally ``page_rows`` (default 1000) and ``pages_per_transaction`` (default
-20, the engine's ``batch_pages``). The rows are read into memory first (not
+20, the engine's ``batch_pages``; at most the writer's ``MAX_ROWS`` rows). The
+rows are read into memory first (not
 timed); then the same table (same DDL, same primary key) is created in a fresh
 file with the engine's pragmas, and the rows are upserted with plain
 ``sqlite3``: one ``executemany`` and one commit per transaction, no thread hop,
@@ -19,6 +20,8 @@ import sqlite3
 import time
 from pathlib import Path
 from typing import Any
+
+from replicator.engine.writer import MAX_ROWS
 
 
 def run(spec: dict[str, Any]) -> dict[str, Any]:
@@ -37,7 +40,9 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     updates = ", ".join(f'"{c}" = excluded."{c}"' for c in columns if c not in key)
     upsert = (f'INSERT INTO "{table}" ({names}) VALUES ({", ".join("?" * len(columns))}) '
               f'ON CONFLICT ({", ".join(chr(34) + k + chr(34) for k in key)}) DO UPDATE SET {updates}')
-    per_transaction = int(spec.get("page_rows", 1000)) * int(spec.get("pages_per_transaction", 20))
+    # The engine's writer's batches: ``batch_pages`` pages, at most MAX_ROWS rows.
+    per_transaction = min(int(spec.get("page_rows", 1000)) * int(spec.get("pages_per_transaction", 20)),
+                          MAX_ROWS)
     db = sqlite3.connect(target_path, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")

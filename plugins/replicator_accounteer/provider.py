@@ -32,7 +32,7 @@ import msgspec
 
 from replicator.auth import OAuth2Refresh
 from replicator.decoding import json_body
-from replicator.errors import ConfigError, DecodeError, PagingError, Where
+from replicator.errors import ConfigError, DecodeError, Where
 from replicator.limits import LimitPolicy, WindowSpec
 from replicator.providers import Api, BoundResource, Page, Provider, Resource, Tenant
 from replicator.types import Request, Response
@@ -159,13 +159,6 @@ class AccounteerProvider(Provider):
     def _records(self, record: type[msgspec.Struct], response: Response) -> list[Any]:
         """The records of one list response, or an error (DecodeError, PagingError) naming what came instead."""
         where = Where(url=response.url)
-        body = response.body
-        if 300 <= response.status < 400:
-            # The transport never follows redirects: a list page that moved (maybe
-            # to another host) is an error to look at, not a place to send a token.
-            location = response.headers.get("Location", "")
-            raise PagingError(f"{response.status} redirect to {location or '(no Location)'} refused: "
-                              "Accounteer list pages do not redirect", where)
         body = json_body(response)  # HTML, XML or another content type: a DecodeError naming it
         try:
             decoded = self._decoder(record).decode(body)

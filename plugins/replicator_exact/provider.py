@@ -151,8 +151,7 @@ class ExactOnlineProvider(Provider):
                                        ("next", str | None, None)], rename={"next": "__next"})
             envelope = msgspec.defstruct(f"{record.__name__}Envelope", [("d", inner)])
             # strict=False: Exact serialises some numbers (Int64, expires_in) as strings.
-            found = self._decoders[record] = (
-                msgspec.json.Decoder(envelope, dec_hook=r.dec_hook, strict=False), wire)
+            found = self._decoders[record] = (msgspec.json.Decoder(envelope, strict=False), wire)
         return found
 
     def _decode_list(self, record: type[msgspec.Struct], response: Response) -> Any:

@@ -22,7 +22,7 @@ from typing import Any
 
 import msgspec
 
-from replicator.decoding import IsoTimestamp
+from replicator.decoding import IsoTimestamp, iso_utc
 
 
 class HaloTime(IsoTimestamp):
@@ -42,10 +42,7 @@ def parse_halo_time(value: str) -> HaloTime:
         moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     except (ValueError, OverflowError) as exc:
         raise ValueError(f"not a Halo timestamp: {value!r}") from exc
-    # By hand, not strftime: "%Y" is not zero-padded for years before 1000 on every
-    # platform, and .NET's DateTime.MinValue (year 1) does occur.
-    return HaloTime(f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:"
-                    f"{moment.minute:02d}:{moment.second:02d}.{moment.microsecond // 1000:03d}Z")
+    return HaloTime(iso_utc(moment))
 
 
 def halo_filter_time(stored: str) -> str:

@@ -28,8 +28,11 @@ def iso_utc(moment: datetime | float) -> str:
     so that text order is time order. Accepts an aware datetime or epoch seconds."""
     if not isinstance(moment, datetime):
         moment = datetime.fromtimestamp(moment, UTC)
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    m = moment.astimezone(UTC)
+    # By hand, not strftime: "%Y" is not zero-padded for years before 1000 on every
+    # platform, and .NET's DateTime.MinValue (year 1) does occur.
+    return (f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}."
+            f"{m.microsecond // 1000:03d}Z")
 
 
 class IsoTimestamp(str):
@@ -178,7 +181,8 @@ class WireRecord:
                     try:
                         setattr(record, name, convert(value))
                     except (ValueError, OverflowError) as exc:
-                        where = f"results[{list(records).index(record)}].{wire_name}"
+                        at = next(i for i, r in enumerate(records) if r is record)  # by identity: equal records exist
+                        where = f"results[{at}].{wire_name}"
                         raise ValueError(f"{exc} - at {where}") from exc
 
 

@@ -112,10 +112,16 @@ class Transport:
 
 
 def check_status(response: Response, where: Where, *, retry_at: float | None = None) -> None:
-    """Raise the error a non-2xx status means (2xx and 3xx pass)."""
+    """Raise the error a non-2xx status means."""
     status = response.status
-    if status < 400:
+    if status < 300:
         return
+    if status < 400:
+        # The transport never follows redirects: a page that moved (maybe to another
+        # host) is an error to look at, not a place to send a token.
+        location = response.headers.get("Location", "") or "(no Location)"
+        raise ClientError(f"{status} redirect to {location} refused: redirects are not followed",
+                          where, status=status)
     detail = error_detail(response)
     if status == 429:
         raise RateLimited(f"429 rate limited{': ' + detail if detail else ''}", where, retry_at=retry_at)
@@ -150,9 +156,7 @@ def error_detail(response: Response, limit: int = 300) -> str:
         if kind and kind != message:
             message = f"{kind}: {message}" if message else kind
         if details is not None:
-            import orjson as _orjson
-
-            text = details if isinstance(details, str) else _orjson.dumps(details).decode()
+            text = details if isinstance(details, str) else orjson.dumps(details).decode()
             message = f"{message} (details: {text})" if message else text
     return (message or body[:limit].decode(errors="replace"))[:limit]
 

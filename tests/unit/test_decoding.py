@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any, Optional
 from zoneinfo import ZoneInfo
 
@@ -332,3 +332,8 @@ def test_iso_utc_is_fixed_width_so_text_order_is_time_order() -> None:
     texts = [iso_utc(m) for m in moments]
     assert {len(t) for t in texts} == {24}
     assert texts == sorted(texts)
+
+
+def test_iso_utc_pads_years_before_1000() -> None:
+    """.NET's DateTime.MinValue (year 1) occurs; strftime's %Y does not pad it."""
+    assert iso_utc(datetime(1, 1, 1, tzinfo=UTC)) == "0001-01-01T00:00:00.000Z"
